@@ -1,0 +1,3 @@
+module github.com/iotfleet/terraform-provider-iotfleet
+
+go 1.26
