@@ -1,0 +1,15 @@
+module github.com/iotfleet/terraform-provider-iotfleet/helper
+
+go 1.26.0
+
+require (
+	github.com/iotfleet/terraform-provider-iotfleet v0.0.0
+	github.com/lxc/go-lxc v0.0.0-20220627182551-ad3d9f7cb822
+	golang.org/x/sys v0.50.0
+)
+
+// The helper imports the provider module's protocol package from this checkout.
+replace github.com/iotfleet/terraform-provider-iotfleet => ../
+
+// The Go module proxy does not serve go-lxc; Debian's golang-gopkg-lxc-go-lxc.v2-dev ships it.
+replace github.com/lxc/go-lxc => /usr/share/gocode/src/gopkg.in/lxc/go-lxc.v2
