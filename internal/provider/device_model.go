@@ -71,7 +71,11 @@ func planTarget(plan, state *deviceResourceModel) {
 	if !plan.HostKey.IsNull() {
 		target := targetFromModel(*plan, "")
 		target.HostKey = normalizedHostKey(target.HostKey)
-		plan.Target = targetObject(target)
+		arch := types.StringUnknown()
+		if state != nil && !state.Arch.IsNull() && state.Arch.ValueString() != "" {
+			arch = state.Arch
+		}
+		plan.Target = targetObject(target, arch)
 		return
 	}
 	if state != nil && state.HostKey.IsNull() && !state.Target.IsNull() &&
@@ -140,7 +144,7 @@ func setIdentity(m *deviceResourceModel, target device.Target, verifiedKey strin
 	if target.HostKey == "" {
 		target.HostKey = verifiedKey
 	}
-	m.Target = targetObject(target)
+	m.Target = targetObject(target, m.Arch)
 }
 
 // normalizedHostKey drops the comment or ssh-keyscan host field of a pinned key. The schema
@@ -202,9 +206,19 @@ func fillUnknown(plan *deviceResourceModel, fresh deviceResourceModel) {
 	if plan.AppArmor.IsUnknown() {
 		plan.AppArmor = fresh.AppArmor
 	}
-	if plan.Target.IsUnknown() {
+	if plan.Target.IsUnknown() || hasUnknownAttribute(plan.Target) {
 		plan.Target = fresh.Target
 	}
+}
+
+// hasUnknownAttribute reports whether a known object has an unknown attribute.
+func hasUnknownAttribute(obj types.Object) bool {
+	for _, value := range obj.Attributes() {
+		if value.IsUnknown() {
+			return true
+		}
+	}
+	return false
 }
 
 // parseDeviceID parses an import ID of the form [user@]host[:port], with an IPv6 host in

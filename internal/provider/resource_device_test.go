@@ -129,6 +129,7 @@ func TestAccDevice_basic(t *testing.T) {
 					resource.TestCheckResourceAttrSet(deviceAddr, "apparmor"),
 					resource.TestCheckResourceAttr(deviceAddr, "target.host", dev.Address()),
 					resource.TestCheckResourceAttr(deviceAddr, "target.port", fmt.Sprint(dev.Port)),
+					resource.TestCheckResourceAttrPair(deviceAddr, "target.arch", deviceAddr, "arch"),
 					resource.TestCheckResourceAttr(deviceAddr, "target.host_key", dev.HostPublicKey),
 					checkHelperOnDevice(t, dev),
 					checkFactsMatchDevice(t, dev),

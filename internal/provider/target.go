@@ -21,6 +21,7 @@ type targetModel struct {
 	HostKey  types.String `tfsdk:"host_key"`
 	StateDir types.String `tfsdk:"state_dir"`
 	LXCPath  types.String `tfsdk:"lxc_path"`
+	Arch     types.String `tfsdk:"arch"`
 }
 
 var targetAttrTypes = map[string]attr.Type{
@@ -30,6 +31,7 @@ var targetAttrTypes = map[string]attr.Type{
 	"host_key":  types.StringType,
 	"state_dir": types.StringType,
 	"lxc_path":  types.StringType,
+	"arch":      types.StringType,
 }
 
 // targetDescriptions documents each target field, for every schema that shows one.
@@ -40,9 +42,12 @@ var targetDescriptions = map[string]string{
 	"host_key":  "Verified SSH host public key of the device, in authorized_keys form.",
 	"state_dir": "Folder on the device where the helper and its records live.",
 	"lxc_path":  "LXC path on the device.",
+	"arch":      "Machine architecture of the device as `uname -m` prints it, so that resources can check architecture-specific values, such as syscall names, at plan time.",
 }
 
-func targetObject(t device.Target) basetypes.ObjectValue {
+// targetObject returns the target object of t; arch is the device's `uname -m`, unknown when
+// arch is unknown.
+func targetObject(t device.Target, arch types.String) basetypes.ObjectValue {
 	return types.ObjectValueMust(targetAttrTypes, map[string]attr.Value{
 		"host":      types.StringValue(t.Host),
 		"port":      types.Int64Value(int64(t.Port)),
@@ -50,6 +55,7 @@ func targetObject(t device.Target) basetypes.ObjectValue {
 		"host_key":  types.StringValue(t.HostKey),
 		"state_dir": types.StringValue(t.StateDir),
 		"lxc_path":  types.StringValue(t.LXCPath),
+		"arch":      arch,
 	})
 }
 
