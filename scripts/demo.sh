@@ -44,6 +44,9 @@ up() {
 	[[ -x $repo/bin/terraform-provider-iotfleet ]] || { echo "demo: bin/terraform-provider-iotfleet is missing; run 'make demo'" >&2; exit 1; }
 	write_cli_config
 	if ! device_running; then
+		# State left from an earlier device points at an address that no longer exists, and
+		# Terraform would send its refresh there.
+		rm -f "$workdir"/terraform.tfstate "$workdir"/terraform.tfstate.backup
 		"$localdevice" start -name "$name" >/dev/null
 	fi
 	device_vars

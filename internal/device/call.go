@@ -16,6 +16,9 @@ import (
 // exitCommandNotFound is the status with which POSIX shells report a command they cannot find.
 const exitCommandNotFound = 127
 
+// exitNotExecutable is the status with which POSIX shells report a command they cannot execute.
+const exitNotExecutable = 126
+
 // Batch sends calls to the helper in one request and returns its response, with one result per
 // call. A failed call is reported in its Result, not as an error. The error is set when the
 // request as a whole failed: the helper is missing (matching fs.ErrNotExist), exited with a
@@ -91,18 +94,22 @@ func (c *Client) Call(ctx context.Context, op string, params any, result any) er
 }
 
 // helperStartError explains an exit status of 127, which both the shell (command not found)
-// and the dynamic loader (missing shared library, such as liblxc) use.
+// and the dynamic loader (missing shared library, such as liblxc) use, and of 126 (not
+// executable).
 func (c *Client) helperStartError(runErr error, stderr string) error {
 	var exitErr *ssh.ExitError
-	if !errors.As(runErr, &exitErr) || exitErr.ExitStatus() != exitCommandNotFound {
+	if !errors.As(runErr, &exitErr) {
+		return nil
+	}
+	if status := exitErr.ExitStatus(); status != exitCommandNotFound && status != exitNotExecutable {
 		return nil
 	}
 	if strings.Contains(stderr, "error while loading shared libraries") {
 		return fmt.Errorf("run helper on device %s: the helper cannot start because the device lacks "+
 			"a library it needs; install LXC (liblxc) on the device: %s", c.target.ID(), stderrTail(stderr))
 	}
-	return fmt.Errorf("run helper on device %s: %s is not installed: %w",
-		c.target.ID(), c.target.HelperPath(), fs.ErrNotExist)
+	return fmt.Errorf("run helper on device %s: %s: %w: %w",
+		c.target.ID(), c.target.HelperPath(), ErrHelperMissing, fs.ErrNotExist)
 }
 
 func validateCalls(calls []protocol.Call) error {

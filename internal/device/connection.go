@@ -217,7 +217,8 @@ func (c *connection) openSession(ctx context.Context) (session *ssh.Session, rel
 		<-c.sessions
 	})
 
-	for attempt := 1; ; attempt++ {
+	retries, reconnected := 0, false
+	for {
 		client, _, err := c.connect(ctx)
 		if err != nil {
 			release()
@@ -227,15 +228,46 @@ func (c *connection) openSession(ctx context.Context) (session *ssh.Session, rel
 		if err == nil {
 			return session, release, nil
 		}
-		// An OpenChannelError is the device's reply on a working connection. Anything else
-		// means the connection broke since its last use, so it is replaced once.
+		// An OpenChannelError is the device's reply on a working connection. sshd replies
+		// "open failed" while it still counts sessions that this side has closed already, so
+		// that reply is retried for a while. Any other error means the connection broke since
+		// its last use, so it is replaced once.
 		var openErr *ssh.OpenChannelError
-		if errors.As(err, &openErr) || ctx.Err() != nil || attempt == 2 {
-			release()
-			return nil, nil, fmt.Errorf("open SSH session on device %s: %w", c.target.Address(), err)
+		if errors.As(err, &openErr) && openErr.Reason == ssh.ConnectionFailed && retries < sessionOpenRetries {
+			retries++
+			if !sleepContext(ctx, sessionRetryDelay(retries)) {
+				release()
+				return nil, nil, fmt.Errorf("open SSH session on device %s: %w", c.target.Address(), ctx.Err())
+			}
+			continue
 		}
+		if errors.As(err, &openErr) || ctx.Err() != nil || reconnected {
+			release()
+			return nil, nil, sessionOpenError(c.target, err)
+		}
+		reconnected = true
 		c.discard(client, "open session failed: "+err.Error())
 	}
+}
+
+// sessionOpenRetries bounds the retries of a session that sshd rejected; with
+// sessionRetryDelay they span about ten seconds.
+const sessionOpenRetries = 12
+
+// sessionRetryDelay returns the wait before retry number attempt: 50 ms doubling up to 1 s.
+func sessionRetryDelay(attempt int) time.Duration {
+	delay := 50 * time.Millisecond << min(attempt-1, 5)
+	return min(delay, time.Second)
+}
+
+// sessionOpenError explains a session that could not be opened.
+func sessionOpenError(target Target, err error) error {
+	var openErr *ssh.OpenChannelError
+	if errors.As(err, &openErr) && openErr.Reason == ssh.ConnectionFailed {
+		return fmt.Errorf("open SSH session on device %s: %w; the device's sshd rejected more sessions, so "+
+			"lower the provider's max_sessions below the sshd MaxSessions setting", target.Address(), err)
+	}
+	return fmt.Errorf("open SSH session on device %s: %w", target.Address(), err)
 }
 
 // beginUse marks a session slot taken. It leaves lastUsed alone, so that connect still checks

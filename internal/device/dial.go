@@ -76,6 +76,16 @@ func (p *Pool) dial(ctx context.Context, target Target) (*ssh.Client, ssh.Public
 	return client, verifier.verified, nil
 }
 
+// ErrDial matches the errors of a device that could not be reached over the network: the TCP
+// connection was refused, timed out or had no route, or the SSH handshake did not finish in time.
+var ErrDial = errors.New("device unreachable")
+
+// dialError marks err as matching ErrDial without changing its message.
+type dialError struct{ err error }
+
+func (e dialError) Error() string   { return e.err.Error() }
+func (e dialError) Unwrap() []error { return []error{ErrDial, e.err} }
+
 // dialTCP connects to target, retrying network errors with exponential backoff until ctx ends.
 func (p *Pool) dialTCP(ctx context.Context, target Target) (net.Conn, error) {
 	var dialer net.Dialer
@@ -86,10 +96,10 @@ func (p *Pool) dialTCP(ctx context.Context, target Target) (net.Conn, error) {
 			return conn, nil
 		}
 		if ctx.Err() != nil {
-			return nil, connectTimeoutError(ctx, target, p.connectTimeout(), err)
+			return nil, dialError{connectTimeoutError(ctx, target, p.connectTimeout(), err)}
 		}
 		if !isRetryableDialError(err) {
-			return nil, fmt.Errorf("connect to device %s: %w", target.Address(), err)
+			return nil, dialError{fmt.Errorf("connect to device %s: %w", target.Address(), err)}
 		}
 
 		fields := targetFields(target)
@@ -98,7 +108,7 @@ func (p *Pool) dialTCP(ctx context.Context, target Target) (net.Conn, error) {
 		fields["error"] = err.Error()
 		p.logger().Debug(ctx, "connect to device failed, retrying", fields)
 		if !sleepContext(ctx, delay) {
-			return nil, connectTimeoutError(ctx, target, p.connectTimeout(), err)
+			return nil, dialError{connectTimeoutError(ctx, target, p.connectTimeout(), err)}
 		}
 		delay = min(2*delay, maxRetryDelay)
 	}
@@ -186,7 +196,7 @@ func handshakeError(ctx context.Context, target Target, timeout time.Duration, e
 	case errors.As(err, &hostKeyErr):
 		return hostKeyErr
 	case ctx.Err() != nil:
-		return connectTimeoutError(ctx, target, timeout, err)
+		return dialError{connectTimeoutError(ctx, target, timeout, err)}
 	case strings.Contains(err.Error(), "unable to authenticate"):
 		return fmt.Errorf("authenticate as user %q on device %s: %w; "+
 			"check that the user's authorized_keys on the device lists the provider's key",

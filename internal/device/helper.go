@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/pkg/sftp"
 
@@ -21,6 +22,14 @@ import (
 // helperDirMode is the mode of the folder that holds the helper. The helper is run only as the
 // connecting user, but sshd may run it through a shell that needs to traverse the folder.
 const helperDirMode fs.FileMode = 0o755
+
+// ErrHelperMissing matches the errors of a device that has no usable helper: the file is
+// missing or not executable. Such errors also match fs.ErrNotExist.
+var ErrHelperMissing = errors.New("helper is not installed")
+
+// staleUploadAge is how old a temporary upload must be before an install removes it. A younger
+// one may belong to an install that another Terraform run is doing at the same time.
+const staleUploadAge = 10 * time.Minute
 
 // HelperStatus describes the helper on a device after EnsureHelper.
 type HelperStatus struct {
@@ -53,10 +62,14 @@ func (c *Client) EnsureHelper(ctx context.Context) (HelperStatus, error) {
 }
 
 // InstalledHelperSHA256 returns the hex-encoded SHA-256 of the helper installed at
-// Target.HelperPath. When no helper is installed, the error matches fs.ErrNotExist.
+// Target.HelperPath. When the helper is missing or not executable, the error matches
+// ErrHelperMissing.
 func (c *Client) InstalledHelperSHA256(ctx context.Context) (string, error) {
 	var sum string
 	err := c.SFTP(ctx, func(client *sftp.Client) error {
+		if err := checkExecutable(client, c.target.HelperPath()); err != nil {
+			return err
+		}
 		var err error
 		sum, err = remoteSHA256(client, c.target.HelperPath())
 		return err
@@ -85,7 +98,12 @@ func (c *Client) InstallHelper(ctx context.Context, binary []byte, sha256hex str
 	err := c.SFTP(ctx, func(client *sftp.Client) error {
 		installed, err := remoteSHA256(client, helperPath)
 		if err == nil && installed == want {
-			return nil
+			// The right binary may still have lost its execute bits.
+			if checkExecutable(client, helperPath) == nil {
+				return nil
+			}
+			uploaded = true
+			return client.Chmod(helperPath, 0o755)
 		}
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
@@ -119,7 +137,9 @@ func uploadFile(client *sftp.Client, target string, data []byte, sum string) (er
 	if _, err := rand.Read(suffix); err != nil {
 		return fmt.Errorf("name temporary file: %w", err)
 	}
-	temporary := path.Join(dir, "."+path.Base(target)+".tmp-"+hex.EncodeToString(suffix))
+	prefix := "." + path.Base(target) + ".tmp-"
+	removeStaleUploads(client, dir, prefix)
+	temporary := path.Join(dir, prefix+hex.EncodeToString(suffix))
 	defer func() {
 		if err != nil {
 			// The upload already failed, so a failed cleanup adds nothing actionable.
@@ -142,6 +162,36 @@ func uploadFile(client *sftp.Client, target string, data []byte, sum string) (er
 	}
 	if err := client.PosixRename(temporary, target); err != nil {
 		return fmt.Errorf("rename %s to %s: %w", temporary, target, err)
+	}
+	return nil
+}
+
+// removeStaleUploads removes temporary uploads in dir that an interrupted install left behind.
+// Failures are ignored: a leftover file wastes space but breaks nothing.
+func removeStaleUploads(client *sftp.Client, dir, prefix string) {
+	entries, err := client.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, entry := range entries {
+		if strings.HasPrefix(entry.Name(), prefix) && time.Since(entry.ModTime()) > staleUploadAge {
+			_ = client.Remove(path.Join(dir, entry.Name()))
+		}
+	}
+}
+
+// checkExecutable returns an error matching ErrHelperMissing unless name is a regular file that
+// its owner can execute.
+func checkExecutable(client *sftp.Client, name string) error {
+	info, err := client.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s does not exist: %w: %w", name, ErrHelperMissing, fs.ErrNotExist)
+	}
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", name, err)
+	}
+	if !info.Mode().IsRegular() || info.Mode().Perm()&0o100 == 0 {
+		return fmt.Errorf("%s is not an executable file (mode %s): %w: %w", name, info.Mode(), ErrHelperMissing, fs.ErrNotExist)
 	}
 	return nil
 }

@@ -168,6 +168,40 @@ func TestInstalledHelperSHA256Missing(t *testing.T) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("InstalledHelperSHA256() error = %v, want one matching fs.ErrNotExist", err)
 	}
+	if !errors.Is(err, ErrHelperMissing) {
+		t.Errorf("InstalledHelperSHA256() error = %v, want one matching ErrHelperMissing", err)
+	}
+}
+
+func TestInstallHelperRepairsMode(t *testing.T) {
+	client, _ := newHelperTestClient(t)
+	ctx := context.Background()
+	binary := []byte("helper v1")
+	if _, err := client.InstallHelper(ctx, binary, sha256Hex(binary)); err != nil {
+		t.Fatalf("first InstallHelper() error = %v", err)
+	}
+	if err := os.Chmod(client.Target().HelperPath(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := client.InstalledHelperSHA256(ctx)
+	if !errors.Is(err, ErrHelperMissing) {
+		t.Errorf("InstalledHelperSHA256() of a helper without execute bits: error = %v, want ErrHelperMissing", err)
+	}
+	uploaded, err := client.InstallHelper(ctx, binary, sha256Hex(binary))
+	if err != nil {
+		t.Fatalf("InstallHelper() error = %v", err)
+	}
+	if !uploaded {
+		t.Error("InstallHelper() uploaded = false, want true when it had to repair the mode")
+	}
+	info, err := os.Stat(client.Target().HelperPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o755 {
+		t.Errorf("helper mode = %v after InstallHelper, want 0755", info.Mode().Perm())
+	}
 }
 
 func TestEnsureHelper(t *testing.T) {

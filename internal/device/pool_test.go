@@ -329,6 +329,45 @@ func TestPoolRedialsWhenSessionOpenFails(t *testing.T) {
 	}
 }
 
+func TestPoolRetriesRejectedSession(t *testing.T) {
+	server := newTestServer(t)
+	pool := NewPool(testCredentials(), time.Minute)
+	defer pool.Close()
+	ctx := context.Background()
+
+	client, err := pool.Get(ctx, pinnedTarget(server))
+	if err != nil {
+		t.Fatalf("Get() error = %v", err)
+	}
+	server.rejectSessions.Store(3)
+	if _, err := client.Machine(ctx); err != nil {
+		t.Fatalf("Machine() error = %v, want success after the rejected opens", err)
+	}
+	if got := server.connections.Load(); got != 1 {
+		t.Errorf("server saw %d connections, want 1: a rejected session must not redial", got)
+	}
+}
+
+func TestPoolRejectedSessionNamesMaxSessions(t *testing.T) {
+	server := newTestServer(t)
+	pool := NewPool(testCredentials(), time.Minute)
+	defer pool.Close()
+	ctx := context.Background()
+
+	client, err := pool.Get(ctx, pinnedTarget(server))
+	if err != nil {
+		t.Fatalf("Get() error = %v", err)
+	}
+	server.rejectSessions.Store(1000)
+	_, err = client.Machine(ctx)
+	if err == nil {
+		t.Fatal("Machine() succeeded although every session was rejected")
+	}
+	if !strings.Contains(err.Error(), "max_sessions") {
+		t.Errorf("Machine() error = %q, want it to name max_sessions", err)
+	}
+}
+
 func TestPoolRedialsBrokenTCP(t *testing.T) {
 	server := newTestServer(t)
 	proxy := newFreezingProxy(t, server.listener.Addr().String())

@@ -49,6 +49,10 @@ type testServer struct {
 	// next session, as an sshd that dies at that moment would.
 	dropNextSession atomic.Bool
 
+	// rejectSessions makes the server reject that many session opens with "open failed", as
+	// sshd does while it is at its MaxSessions.
+	rejectSessions atomic.Int64
+
 	connections  atomic.Int64
 	authAttempts atomic.Int64
 	openSessions atomic.Int64
@@ -234,6 +238,10 @@ func (s *testServer) handleConn(conn net.Conn) {
 		}
 		if s.dropNextSession.CompareAndSwap(true, false) {
 			conn.Close()
+			continue
+		}
+		if s.rejectSessions.Add(-1) >= 0 {
+			newChannel.Reject(ssh.ConnectionFailed, "open failed")
 			continue
 		}
 		channel, channelRequests, err := newChannel.Accept()

@@ -3,7 +3,6 @@ package provider
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 
@@ -22,13 +21,17 @@ func addDeviceError(diags *diag.Diagnostics, action string, target device.Target
 	case errors.As(err, &helperErr):
 		diags.AddError("Helper Error",
 			fmt.Sprintf("The helper on %s could not %s: %s.", target, action, helperMessage(err)))
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, device.ErrHelperMissing):
 		diags.AddError("Helper Missing",
-			fmt.Sprintf("The helper is missing on %s (%v). Run `terraform apply` to install it again.", target, err))
+			fmt.Sprintf("The helper is missing on %s or cannot run: %v.\n\nRun `terraform apply` on the device "+
+				"resource to install it again.", target, err))
+	case errors.Is(err, device.ErrDial):
+		diags.AddError("Device Unreachable",
+			fmt.Sprintf("Could not %s %s: %v.\n\nCheck that the device is up and that its SSH server listens on %s. "+
+				"If the device is gone for good, remove it from state with `terraform state rm` to stop managing it.",
+				action, target, err, target.Address()))
 	default:
-		diags.AddError("Device Operation Failed",
-			fmt.Sprintf("Could not %s %s: %v.\n\nCheck that the device is reachable over SSH at %s with the "+
-				"provider's credentials, and that user %q has root rights there.", action, target, err, target.Address(), target.User))
+		diags.AddError("Device Operation Failed", fmt.Sprintf("Could not %s %s: %v.", action, target, err))
 	}
 }
 

@@ -4,13 +4,16 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -141,6 +144,10 @@ func (p *iotfleetProvider) Configure(ctx context.Context, req provider.Configure
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	checkKnown(config, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 
 	creds, defaultUser, err := credentialsFrom(config)
 	if err != nil {
@@ -163,6 +170,29 @@ func (p *iotfleetProvider) Resources(_ context.Context) []func() resource.Resour
 
 func (p *iotfleetProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return nil
+}
+
+// checkKnown rejects settings that are known only after apply, such as a key file that another
+// resource writes: falling back to the environment in their place would log in with other
+// credentials than configured.
+func checkKnown(config providerModel, diags *diag.Diagnostics) {
+	values := map[string]attr.Value{
+		"private_key":            config.PrivateKey,
+		"private_key_file":       config.PrivateKeyFile,
+		"private_key_passphrase": config.PrivateKeyPassphrase,
+		"agent_socket":           config.AgentSocket,
+		"user":                   config.User,
+		"known_hosts_file":       config.KnownHostsFile,
+		"connect_timeout":        config.ConnectTimeout,
+		"max_sessions":           config.MaxSessions,
+	}
+	for name, value := range values {
+		if value.IsUnknown() {
+			diags.AddAttributeError(path.Root(name), "Unknown Provider Setting",
+				fmt.Sprintf("The provider setting %s is known only after apply, but the provider needs it to plan. "+
+					"Set it to a value known at plan time, or apply the resources it depends on first with -target.", name))
+		}
+	}
 }
 
 // stringOrEnv returns the configured value, else the environment variable, else fallback.

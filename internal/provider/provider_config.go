@@ -31,6 +31,9 @@ func credentialsFrom(config providerModel) (device.Credentials, string, error) {
 	creds.PrivateKey = []byte(key)
 	creds.PrivateKeyPassphrase = []byte(stringOrEnv(config.PrivateKeyPassphrase, envPrivateKeyPassphrase, ""))
 	if err := checkPrivateKey(creds.PrivateKey, creds.PrivateKeyPassphrase); err != nil {
+		if keyFile != "" {
+			return creds, "", fmt.Errorf("private_key_file %q: %w", keyFile, err)
+		}
 		return creds, "", err
 	}
 

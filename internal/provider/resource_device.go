@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -47,7 +47,23 @@ func (r *deviceResource) Configure(_ context.Context, req resource.ConfigureRequ
 }
 
 func (r *deviceResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	// Attribute validators cover each value on its own; nothing spans attributes yet.
+	var config deviceResourceModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() || config.StateDir.IsUnknown() || config.LXCPath.IsUnknown() {
+		return
+	}
+
+	stateDir := config.StateDir.ValueString()
+	if config.StateDir.IsNull() {
+		stateDir = device.DefaultStateDir
+	}
+	lxcPath := config.LXCPath.ValueString()
+	if config.LXCPath.IsNull() {
+		lxcPath = device.DefaultLXCPath
+	}
+	if err := validateDeviceFolders(stateDir, lxcPath); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("state_dir"), "Invalid Attribute Value", err.Error())
+	}
 }
 
 func (r *deviceResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -91,8 +107,8 @@ func (r *deviceResource) Read(ctx context.Context, req resource.ReadRequest, res
 	// differs from the bundled one, and the next plan shows the upload that repairs it.
 	sum, err := client.InstalledHelperSHA256(ctx)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		tflog.Warn(ctx, "helper is missing on the device", map[string]any{"device": target.ID()})
+	case errors.Is(err, device.ErrHelperMissing):
+		tflog.Warn(ctx, "helper is missing on the device or cannot run", map[string]any{"device": target.ID()})
 		state.HelperSHA256 = types.StringValue("")
 		state.HelperVersion = types.StringValue("")
 	case err != nil:
@@ -163,9 +179,9 @@ func (r *deviceResource) Delete(ctx context.Context, req resource.DeleteRequest,
 	err = client.Call(ctx, protocol.OpUninstall, nil, &result)
 	if errors.Is(err, protocol.ErrConflict) {
 		resp.Diagnostics.AddError("Device Still In Use",
-			fmt.Sprintf("The provider did not remove its helper from %s because objects it manages remain there: %s.\n\n"+
-				"Destroy those resources first, or remove the device from state with `terraform state rm` to leave "+
-				"everything on the device as it is.", target, helperMessage(err)))
+			fmt.Sprintf("The provider left its helper and state folder on %s: %s.\n\n"+
+				"To leave everything on the device as it is instead, remove the device from state with "+
+				"`terraform state rm`.", target, helperMessage(err)))
 		return
 	}
 	if err != nil {
@@ -178,10 +194,20 @@ func (r *deviceResource) Delete(ctx context.Context, req resource.DeleteRequest,
 }
 
 func (r *deviceResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	user, host, port, err := parseDeviceID(req.ID, r.data.defaultUser)
+	// An ID may carry the host key to pin after the address, as ssh-keyscan prints it, so that a
+	// device missing from known_hosts can be imported too.
+	id, hostKey, _ := strings.Cut(strings.TrimSpace(req.ID), " ")
+	user, host, port, err := parseDeviceID(id, r.data.defaultUser)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid Import ID", err.Error())
 		return
+	}
+	if hostKey = strings.TrimSpace(hostKey); hostKey != "" {
+		if err := validateHostKey(hostKey); err != nil {
+			resp.Diagnostics.AddError("Invalid Import ID", err.Error())
+			return
+		}
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("host_key"), normalizedHostKey(hostKey))...)
 	}
 
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("host"), host)...)

@@ -60,7 +60,9 @@ func (r *deviceResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			"or recordings managed by the provider remain on it.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
-				MarkdownDescription: "The device as `user@host:port`, also its import ID.",
+				MarkdownDescription: "The device as `user@host:port`. Import takes this ID, optionally followed by a space and the host key " +
+					"to pin (for a device that the provider's `known_hosts_file` does not list); a device imported with a " +
+					"non-default `state_dir` or `lxc_path` is planned for replacement.",
 				Computed:            true,
 			},
 			"host": schema.StringAttribute{
@@ -78,8 +80,8 @@ func (r *deviceResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				Validators:          []validator.Int64{int64validator.Between(1, 65535)},
 			},
 			"user": schema.StringAttribute{
-				MarkdownDescription: "User to log in as. Defaults to the provider's `user`. The helper manages LXC " +
-					"containers, so this user needs root rights on the device.",
+				MarkdownDescription: "User to log in as. Defaults to the provider's `user`. The helper runs as this user " +
+					"and manages LXC containers, so it must be `root` on the device.",
 				Optional:   true,
 				Computed:   true,
 				Validators: []validator.String{userValidator()},

@@ -146,6 +146,14 @@ func TestAccDevice_basic(t *testing.T) {
 				ImportStateVerify:       true,
 				ImportStateVerifyIgnore: []string{"host_key"},
 			},
+			{
+				// A device that known_hosts does not list is imported with its key in the ID.
+				Config:            strings.Replace(deviceConfig(t, dev, dev.HostPublicKey), "known_hosts_file = ", "known_hosts_file = \"/dev/null\"\n  # ", 1),
+				ResourceName:      deviceAddr,
+				ImportState:       true,
+				ImportStateId:     id + " " + dev.HostPublicKey,
+				ImportStateVerify: true,
+			},
 		},
 	})
 }

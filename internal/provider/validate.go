@@ -36,7 +36,10 @@ func validateHost(host string) error {
 	if ip := net.ParseIP(host); ip != nil {
 		return nil
 	}
-	if strings.HasPrefix(host, "[") || strings.Count(host, ":") > 0 {
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		return fmt.Errorf("invalid host %q: remove the port and set port = %s separately, so host = %q", host, p, h)
+	}
+	if strings.HasPrefix(host, "[") || strings.Contains(host, ":") {
 		return fmt.Errorf("invalid host %q: give an IPv6 address without brackets and without a port (set port separately), for example \"2001:db8::10\"", host)
 	}
 	name := strings.TrimSuffix(host, ".")
@@ -56,15 +59,41 @@ func validateDevicePath(p string) error {
 	if !devicePathPattern.MatchString(p) {
 		return fmt.Errorf("invalid path %q: use an absolute path made of letters, digits, '.', '_', '-' and '/'", p)
 	}
-	if path.Clean(p) != p || p == "/" {
-		return fmt.Errorf("invalid path %q: use a clean absolute path below / with no trailing slash, '//', '.' or '..' segments, for example %q", p, path.Clean(p))
-	}
 	for _, segment := range strings.Split(p, "/") {
 		if segment == ".." {
-			return fmt.Errorf("invalid path %q: '..' segments are not allowed", p)
+			return fmt.Errorf("invalid path %q: '..' segments are not allowed; write the folder's absolute path", p)
 		}
 	}
+	if path.Clean(p) != p || p == "/" {
+		return fmt.Errorf("invalid path %q: use a clean absolute path below / with no trailing slash, '//' or '.' segments, for example %q", p, path.Clean(p))
+	}
 	return nil
+}
+
+// systemFolders are folders that the device's own system owns. The provider creates files in
+// state_dir and removes the folder on destroy, so state_dir must be a folder of its own.
+var systemFolders = map[string]bool{
+	"/bin": true, "/boot": true, "/dev": true, "/etc": true, "/home": true, "/lib": true,
+	"/lib64": true, "/media": true, "/mnt": true, "/opt": true, "/proc": true, "/root": true,
+	"/run": true, "/sbin": true, "/srv": true, "/sys": true, "/tmp": true, "/usr": true,
+	"/usr/local": true, "/var": true, "/var/cache": true, "/var/lib": true, "/var/log": true,
+}
+
+// validateDeviceFolders checks that state_dir is a folder of its own, apart from lxc_path.
+func validateDeviceFolders(stateDir, lxcPath string) error {
+	if systemFolders[stateDir] {
+		return fmt.Errorf("invalid state_dir %q: it is a system folder; use a folder of its own, such as %q", stateDir, path.Join(stateDir, "iotfleet"))
+	}
+	if within(stateDir, lxcPath) || within(lxcPath, stateDir) {
+		return fmt.Errorf("invalid state_dir %q: it overlaps lxc_path %q; keep the two folders apart, for example state_dir = %q and lxc_path = %q",
+			stateDir, lxcPath, "/var/lib/iotfleet", "/var/lib/lxc")
+	}
+	return nil
+}
+
+// within reports whether p is dir or lies below it.
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, dir+"/")
 }
 
 func validateHostKey(key string) error {

@@ -14,7 +14,8 @@ func TestValidateHost(t *testing.T) {
 	}
 	invalid := map[string]string{
 		"[2001:db8::10]": "without brackets",
-		"gw:22":          "without brackets",
+		"gw:22":          "remove the port",
+		"10.0.0.2:22":    "remove the port",
 		"-gw":            "not a valid DNS label",
 		"a..b":           "not a valid DNS label",
 		"":               "at most 253",
@@ -84,6 +85,32 @@ func TestValidateDuration(t *testing.T) {
 	for _, d := range []string{"", "45", "-1s", "0s", "soon"} {
 		if err := validateDuration(d); err == nil {
 			t.Errorf("validateDuration(%q) = nil, want an error", d)
+		}
+	}
+}
+
+func TestValidateDeviceFolders(t *testing.T) {
+	if err := validateDeviceFolders("/var/lib/iotfleet", "/var/lib/lxc"); err != nil {
+		t.Errorf("default folders: %v", err)
+	}
+	tests := map[[2]string]string{
+		{"/etc", "/var/lib/lxc"}:                    "system folder",
+		{"/var/lib", "/var/lib/lxc"}:                "system folder",
+		{"/var/lib/lxc", "/var/lib/lxc"}:            "overlaps lxc_path",
+		{"/var/lib/lxc/iotfleet", "/var/lib/lxc"}:   "overlaps lxc_path",
+		{"/data/iotfleet", "/data/iotfleet/lxc"}:    "overlaps lxc_path",
+		{"/var/lib/iotfleet", "/var/lib/iotfleet2"}: "",
+	}
+	for folders, want := range tests {
+		err := validateDeviceFolders(folders[0], folders[1])
+		if want == "" {
+			if err != nil {
+				t.Errorf("validateDeviceFolders(%q, %q) = %v, want nil", folders[0], folders[1], err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("validateDeviceFolders(%q, %q) = %v, want an error containing %q", folders[0], folders[1], err, want)
 		}
 	}
 }
