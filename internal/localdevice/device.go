@@ -128,7 +128,11 @@ func (d *Device) authorizedPath() string { return filepath.Join(d.Dir, "authoriz
 func (d *Device) pidPath() string        { return filepath.Join(d.Dir, "sshd.pid") }
 func (d *Device) lxcDir() string         { return filepath.Join(d.Dir, "lxc") }
 func (d *Device) stateDir() string       { return filepath.Join(d.Dir, "iotfleet") }
-func (d *Device) netnsPath() string      { return filepath.Join("/run/netns", d.Namespace) }
+func (d *Device) sysfsDir() string       { return filepath.Join(d.Dir, "sysfs") }
+
+// subIDPath returns the device's private copy of /etc/subuid or /etc/subgid.
+func (d *Device) subIDPath(name string) string { return filepath.Join(d.Dir, name) }
+func (d *Device) netnsPath() string            { return filepath.Join("/run/netns", d.Namespace) }
 
 // newDevice returns the parts of a device that follow from its name and root alone, which is
 // enough for Stop to find what a crashed Start left behind.
