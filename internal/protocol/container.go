@@ -4,14 +4,15 @@ package protocol
 const (
 	// OpContainerApply creates the container described by ContainerSpec, or changes an existing
 	// one to match it, and returns ContainerApplyResult. A change that LXC can only load at start
-	// restarts a running container.
+	// restarts a running container, and so does a NIC whose address was changed on the device.
 	OpContainerApply = "container.apply"
 
 	// OpContainerGet returns ContainerState, or CodeNotFound when the container does not exist.
 	OpContainerGet = "container.get"
 
 	// OpContainerDelete stops and destroys the container, removes its rootfs, configuration and
-	// records, and returns its idmap range to the pool. A missing container is not an error.
+	// records, returns its idmap range to the pool, releases its addresses on networks and
+	// returns ContainerDeleteResult. A missing container is not an error.
 	OpContainerDelete = "container.delete"
 
 	// OpContainerExec runs a command inside a running container and returns ExecResult.
@@ -81,6 +82,15 @@ type ContainerSpec struct {
 	// AppArmorProfile is the AppArmor profile to confine the container with. Empty lets the
 	// helper choose: LXC's generated profile where AppArmor is enabled, none where it is not.
 	AppArmorProfile string `json:"apparmor_profile,omitempty"`
+
+	// Networks are the container's NICs in order: the first is eth0 inside the container and
+	// carries the default route through its network's gateway. Empty gives the container a
+	// network namespace with loopback only.
+	Networks []ContainerNIC `json:"networks,omitempty"`
+
+	// ResolvConf is the content of /etc/resolv.conf inside the container, placed like Files
+	// with mode 0644 and owner 0:0. Empty places no file.
+	ResolvConf string `json:"resolv_conf,omitempty"`
 }
 
 // Limits are cgroup limits. Zero means no limit.
@@ -134,6 +144,32 @@ type ContainerState struct {
 
 	// Spec is the spec the container was last applied with.
 	Spec ContainerSpec `json:"spec"`
+
+	// Networks are the container's NICs in the order of Spec.Networks.
+	Networks []ContainerNICState `json:"networks"`
+}
+
+// ContainerNICState is one NIC of a container as the helper observes it.
+type ContainerNICState struct {
+	// Network is the network's name.
+	Network string `json:"network"`
+
+	// IPv4Address is the address that the container holds on the network, without prefix
+	// length: the one its spec requested, or the one the helper allocated. The helper writes it
+	// into the container's LXC configuration.
+	IPv4Address string `json:"ipv4_address"`
+
+	// ObservedIPv4Addresses are the IPv4 addresses that the NIC has, without prefix length and
+	// sorted: on its interface while the container runs, otherwise in the LXC configuration
+	// that the next start reads. They differ from IPv4Address when the address was changed
+	// outside the helper, and container.apply then restores it.
+	ObservedIPv4Addresses []string `json:"observed_ipv4_addresses"`
+}
+
+// ContainerDeleteResult is the result of OpContainerDelete.
+type ContainerDeleteResult struct {
+	// Deleted is false when the container did not exist.
+	Deleted bool `json:"deleted"`
 }
 
 // ContainerApplyResult is the result of OpContainerApply.
@@ -166,9 +202,13 @@ type ExecResult struct {
 	Signal string `json:"signal,omitempty"`
 }
 
+// UploadsDir is the folder of the state folder that image tarballs are uploaded into.
+const UploadsDir = "uploads"
+
 // ImageImportParams is the params of OpImageImport.
 type ImageImportParams struct {
-	// Upload is the path of the uploaded tarball on the device, inside the state folder.
+	// Upload is the path of the uploaded tarball on the device: a file directly inside the
+	// folder UploadsDir of the state folder.
 	Upload string `json:"upload"`
 
 	// SHA256 is the tarball's expected SHA-256; the helper checks it before unpacking.

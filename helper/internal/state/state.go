@@ -24,6 +24,13 @@ const (
 	NetworksDir   = "networks"
 	ProfilesDir   = "profiles"
 	RecordingsDir = "recordings"
+
+	// Shared by the container operations: images and the busybox base, lock files of single
+	// containers and of the images folder, the host ID pool, and uploaded image tarballs.
+	ImagesDir  = "images"
+	LocksDir   = "locks"
+	IdmapFile  = "idmap.json"
+	UploadsDir = protocol.UploadsDir
 )
 
 // DefaultLockTimeout bounds the wait for another helper process on the same device.

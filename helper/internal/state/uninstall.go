@@ -28,6 +28,10 @@ var ownEntries = map[string]bool{
 	NetworksDir:   true,
 	ProfilesDir:   true,
 	RecordingsDir: true,
+	ImagesDir:     true,
+	LocksDir:      true,
+	IdmapFile:     true,
+	UploadsDir:    true,
 }
 
 // namesShown caps the object names that a conflict message lists per kind.

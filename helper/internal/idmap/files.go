@@ -1,0 +1,84 @@
+package idmap
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/iotfleet/terraform-provider-iotfleet/helper/internal/atomicfile"
+)
+
+// subIDFiles holds the subuid and subgid files as loaded under their lock.
+type subIDFiles struct {
+	paths   [2]string
+	content [2]string
+	entries [2][]SubIDEntry
+}
+
+func loadSubIDFiles(uidPath, gidPath string) (*subIDFiles, error) {
+	files := &subIDFiles{paths: [2]string{uidPath, gidPath}}
+	for i, path := range files.paths {
+		data, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+		entries, err := ParseSubID(string(data))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w; fix the file so the helper can tell which IDs are in use",
+				path, err)
+		}
+		files.content[i] = string(data)
+		files.entries[i] = entries
+	}
+	return files, nil
+}
+
+// foreign returns the ranges of both files that are not the root lines of pool's own
+// allocations: ranges of other users, and of other pools that share the files.
+func (f *subIDFiles) foreign(pool *Pool) []Range {
+	own := make(map[SubIDEntry]bool, len(pool.Allocations))
+	for _, allocation := range pool.Allocations {
+		own[entryFor(allocation.Range)] = true
+	}
+	var ranges []Range
+	for _, entries := range f.entries {
+		for _, entry := range entries {
+			if !own[entry] {
+				ranges = append(ranges, entry.Range())
+			}
+		}
+	}
+	return ranges
+}
+
+// add writes the root line of r to both files unless it is there already.
+func (f *subIDFiles) add(r Range) error {
+	return f.update(func(content string) string { return AddSubID(content, entryFor(r)) })
+}
+
+// remove deletes the root line of r from both files.
+func (f *subIDFiles) remove(r Range) error {
+	return f.update(func(content string) string { return RemoveSubID(content, entryFor(r)) })
+}
+
+// update writes the subgid file before the subuid file. The subuid file is the lock, and its
+// rename lets the next waiter in, so it has to come last.
+func (f *subIDFiles) update(change func(string) string) error {
+	for i := len(f.paths) - 1; i >= 0; i-- {
+		path := f.paths[i]
+		updated := change(f.content[i])
+		if updated == f.content[i] {
+			continue
+		}
+		if err := atomicfile.WriteFile(path, []byte(updated), 0o644); err != nil {
+			return fmt.Errorf("update %s: %w", path, err)
+		}
+		f.content[i] = updated
+	}
+	return nil
+}
+
+func entryFor(r Range) SubIDEntry {
+	return SubIDEntry{Owner: subIDOwner, Start: r.Start, Count: r.Size}
+}
