@@ -16,6 +16,7 @@ import (
 
 	"github.com/iotfleet/terraform-provider-iotfleet/helper/internal/facts"
 	"github.com/iotfleet/terraform-provider-iotfleet/helper/internal/liblxc"
+	"github.com/iotfleet/terraform-provider-iotfleet/helper/internal/network"
 	"github.com/iotfleet/terraform-provider-iotfleet/helper/internal/ops"
 	"github.com/iotfleet/terraform-provider-iotfleet/helper/internal/server"
 	"github.com/iotfleet/terraform-provider-iotfleet/internal/protocol"
@@ -29,6 +30,9 @@ const usage = `usage: iotfleet-helper COMMAND
 commands:
   version  print the helper version and the protocol version
   serve    read one JSON request from standard input and write one JSON response
+  network-restore STATE_DIR LXC_PATH
+           recreate the recorded container networks and start the autostart containers,
+           as the boot hook does
 `
 
 func main() {
@@ -36,8 +40,12 @@ func main() {
 }
 
 // run executes the command in args and returns the exit code: 0 on success, 1 when the response
-// could not be written, 2 for a usage error. Failed calls inside a request still exit 0.
+// could not be written, 2 for a usage error. Failed calls inside a request still exit 0, except
+// that network-restore exits 1 when its operation fails.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == network.RestoreCommand {
+		return restoreNetworks(args[1:], stdout, stderr)
+	}
 	if len(args) != 1 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -65,6 +73,9 @@ func serve(stdin io.Reader, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, nil)).With("helper_version", version)
 	registry := server.NewRegistry()
 	ops.Device{Facts: facts.NewHost(liblxc.Version)}.Register(registry)
+	ops.Profile{}.Register(registry)
+	ops.NewNetwork().Register(registry)
+	ops.Container{}.Register(registry)
 	srv := &server.Server{Registry: registry, HelperVersion: version, Log: log}
 
 	if err := srv.Serve(ctx, stdin, stdout); err != nil {

@@ -165,6 +165,9 @@ func (p *iotfleetProvider) Configure(ctx context.Context, req provider.Configure
 func (p *iotfleetProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewDeviceResource,
+		NewContainerResource,
+		NewNetworkResource,
+		NewSeccompProfileResource,
 	}
 }
 

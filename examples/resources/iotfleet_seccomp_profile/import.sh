@@ -1,0 +1,3 @@
+# A profile is imported by user@host:port/name. The device must use the default state_dir and
+# lxc_path, and the provider's known_hosts_file must list it.
+terraform import iotfleet_seccomp_profile.web 'root@192.0.2.10:22/web'
