@@ -26,6 +26,20 @@ const (
 	StageIotfleetInit RuntimeStage = "iotfleet-init"
 )
 
+// StageCompatFilterLoad is iotfleet-init loading the filter that refuses compat-ABI syscalls,
+// after LXC's policy is in force and before it runs the workload.
+const StageCompatFilterLoad RuntimeStage = "compat-filter-load"
+
+// compatFilterLoad lists the calls with which iotfleet-init loads the compat-ABI filter:
+// prctl(PR_SET_NO_NEW_PRIVS) and seccomp(SECCOMP_SET_MODE_FILTER). They are taken from that
+// code (loadSeccompFilter in helper/cmd/iotfleet-init), not measured, because the measured
+// runs used an init that loaded no filter.
+var compatFilterLoad = RuntimeBaseSet{
+	Stage:        StageCompatFilterLoad,
+	MeasuredArch: ArchX86_64,
+	Syscalls:     []string{"prctl", "seccomp"},
+}
+
 // RuntimeBaseSet is the syscalls one stage made after its filter was loaded, on the ABI they
 // were measured on.
 type RuntimeBaseSet struct {
@@ -35,10 +49,12 @@ type RuntimeBaseSet struct {
 }
 
 // RuntimeBaseSets returns a copy of the measured sets, which runtime_base_measured.go holds
-// together with how, where and with which versions they were measured.
+// together with how, where and with which versions they were measured, and of the set that
+// loading the compat-ABI filter adds.
 func RuntimeBaseSets() []RuntimeBaseSet {
-	sets := make([]RuntimeBaseSet, len(measuredRuntimeBase))
-	for i, set := range measuredRuntimeBase {
+	all := append(slices.Clone(measuredRuntimeBase), compatFilterLoad)
+	sets := make([]RuntimeBaseSet, len(all))
+	for i, set := range all {
 		set.Syscalls = slices.Clone(set.Syscalls)
 		sets[i] = set
 	}
@@ -63,7 +79,7 @@ func RuntimeBase(arch Arch) ([]string, error) {
 		return nil, fmt.Errorf("runtime base: %w", err)
 	}
 	var names []string
-	for _, set := range measuredRuntimeBase {
+	for _, set := range RuntimeBaseSets() {
 		for _, name := range set.Syscalls {
 			names = append(names, mapRuntimeName(name, set.MeasuredArch, arch)...)
 		}

@@ -31,6 +31,12 @@ func main() {
 	if err != nil {
 		fail(exitSpec, err.Error())
 	}
+	// A filter that fails to load must not leave the workload running without it.
+	if len(spec.SeccompFilter) > 0 {
+		if err := loadSeccompFilter(spec.SeccompFilter); err != nil {
+			fail(exitSpec, err.Error())
+		}
+	}
 	if len(spec.Argv) == 0 {
 		pause()
 		return

@@ -211,7 +211,16 @@ func tmpfsMountsFor(extra string) []lxcconfig.Mount {
 // so that user owns the file with mode 0400, and no other user in the container can read the
 // environment in it.
 func writeInitSpec(paths Paths, spec protocol.ContainerSpec, owner rootfs.Owner) ([]byte, error) {
-	data, err := initspec.Spec{Argv: spec.Command, Env: environment(spec.Environment), Dir: spec.WorkingDir}.Marshal()
+	filter, err := compatFilter(paths, spec.SeccompProfile)
+	if err != nil {
+		return nil, err
+	}
+	data, err := initspec.Spec{
+		Argv:          spec.Command,
+		Env:           environment(spec.Environment),
+		Dir:           spec.WorkingDir,
+		SeccompFilter: filter,
+	}.Marshal()
 	if err != nil {
 		return nil, protocol.Errorf(protocol.CodeInvalid, "container %q: %v", spec.Name, err)
 	}

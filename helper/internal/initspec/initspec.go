@@ -33,7 +33,24 @@ type Spec struct {
 
 	// Dir is the working directory; empty means /.
 	Dir string `json:"dir,omitempty"`
+
+	// SeccompFilter is a classic BPF program that the init loads as a seccomp filter, on top
+	// of the policy that LXC loaded, before it runs the workload or pauses. Empty loads none.
+	// The helper uses it to refuse every syscall made through a compat ABI, which LXC's policy
+	// format cannot express.
+	SeccompFilter []Instruction `json:"seccomp_filter,omitempty"`
 }
+
+// Instruction is one classic BPF instruction, laid out as struct sock_filter.
+type Instruction struct {
+	Code uint16 `json:"code"`
+	Jt   uint8  `json:"jt"`
+	Jf   uint8  `json:"jf"`
+	K    uint32 `json:"k"`
+}
+
+// MaxFilterLength is the kernel's limit on the instructions of one BPF program (BPF_MAXINSNS).
+const MaxFilterLength = 4096
 
 // Marshal encodes s after checking it.
 func (s Spec) Marshal() ([]byte, error) {
@@ -60,6 +77,9 @@ func Unmarshal(data []byte) (Spec, error) {
 func (s Spec) Validate() error {
 	if len(s.Argv) > 0 && s.Argv[0] == "" {
 		return errors.New("invalid init spec: argv[0] is empty")
+	}
+	if len(s.SeccompFilter) > MaxFilterLength {
+		return fmt.Errorf("invalid init spec: the seccomp filter has %d instructions, more than the kernel's %d", len(s.SeccompFilter), MaxFilterLength)
 	}
 	for i, arg := range s.Argv {
 		if strings.ContainsRune(arg, 0) {
