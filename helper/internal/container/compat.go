@@ -17,6 +17,9 @@ import (
 //
 // A policy outside the state folder's profiles was not written by the provider and has no
 // metadata, so it gets no filter.
+//
+// NOTE: commands that lxc-attach starts, container.exec included, get LXC's policy but not this
+// filter, because they do not descend from the init that loads it.
 func compatFilter(paths Paths, policyPath string) ([]initspec.Instruction, error) {
 	profiles := filepath.Join(paths.StateDir, state.ProfilesDir) + "/"
 	if policyPath == "" || !strings.HasPrefix(policyPath, profiles) {
