@@ -76,6 +76,7 @@ func serve(stdin io.Reader, stdout, stderr io.Writer) int {
 	ops.Profile{}.Register(registry)
 	ops.NewNetwork().Register(registry)
 	ops.Container{}.Register(registry)
+	ops.Recording{}.Register(registry)
 	srv := &server.Server{Registry: registry, HelperVersion: version, Log: log}
 
 	if err := srv.Serve(ctx, stdin, stdout); err != nil {
