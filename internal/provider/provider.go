@@ -168,6 +168,7 @@ func (p *iotfleetProvider) Resources(_ context.Context) []func() resource.Resour
 		NewContainerResource,
 		NewNetworkResource,
 		NewSeccompProfileResource,
+		NewSeccompRecordingResource,
 	}
 }
 

@@ -260,7 +260,8 @@ func seccompApplyMachine(ctx context.Context, plan seccompProfileModel, client *
 }
 
 // setSeccompObserved stores what the device holds. The configured attributes come from the
-// metadata when it is intact, so that an import reads the profile back. When the metadata is
+// metadata when it is intact, so that an import reads the profile back. An import cannot tell
+// recorded names from configured ones, so it reads them all into syscalls. When the metadata is
 // damaged, the state keeps its own values.
 func setSeccompObserved(ctx context.Context, m *seccompProfileModel, found protocol.ProfileState) diag.Diagnostics {
 	m.SHA256 = types.StringValue(found.SHA256)
@@ -275,8 +276,13 @@ func setSeccompObserved(ctx context.Context, m *seccompProfileModel, found proto
 	m.DefaultAction = types.StringValue(metadata.DefaultAction.Text)
 	m.AllowCompatABIs = types.BoolValue(metadata.AllowCompatABIs)
 	m.IncludeRuntimeBase = types.BoolValue(metadata.IncludeRuntimeBase)
-	syscalls, d := seccompStringSet(metadata.Syscalls)
+	configured, d := configuredSyscalls(ctx, *m, metadata)
 	diags.Append(d...)
+	syscalls, d := seccompStringSet(configured)
+	diags.Append(d...)
+	allowed, d := seccompAllowedValue(metadata)
+	diags.Append(d...)
+	m.Allowed = allowed
 	base, d := seccompStringSet(metadata.RuntimeBase)
 	diags.Append(d...)
 	rules, d := seccompRulesValue(metadata.Rules)
@@ -286,11 +292,19 @@ func setSeccompObserved(ctx context.Context, m *seccompProfileModel, found proto
 }
 
 // completeSeccompImport fills what an import ID cannot carry: the host key that the
-// connection verified, the device's architecture, and the profile's ID.
+// connection verified and the device's architecture.
 func completeSeccompImport(ctx context.Context, m *seccompProfileModel, client *device.Client) diag.Diagnostics {
-	target, diags := seccompTargetModel(ctx, m.Device)
+	object, diags := completeImportedTarget(ctx, m.Device, client)
+	m.Device = object
+	return diags
+}
+
+// completeImportedTarget returns the imported device object with the host key that the
+// connection verified and the device's architecture filled in.
+func completeImportedTarget(ctx context.Context, object types.Object, client *device.Client) (types.Object, diag.Diagnostics) {
+	target, diags := seccompTargetModel(ctx, object)
 	if diags.HasError() {
-		return diags
+		return object, diags
 	}
 	if target.HostKey.IsNull() {
 		target.HostKey = types.StringValue(client.HostKey())
@@ -300,12 +314,11 @@ func completeSeccompImport(ctx context.Context, m *seccompProfileModel, client *
 		if err != nil {
 			diags.AddError("Device Operation Failed", fmt.Sprintf("Could not read the architecture of %s: %v.",
 				client.Target(), err))
-			return diags
+			return object, diags
 		}
 		target.Arch = types.StringValue(machine)
 	}
-	object, d := types.ObjectValueFrom(ctx, targetAttrTypes, target)
+	completed, d := types.ObjectValueFrom(ctx, targetAttrTypes, target)
 	diags.Append(d...)
-	m.Device = object
-	return diags
+	return completed, diags
 }

@@ -34,8 +34,10 @@ type seccompProfileModel struct {
 	Rules              types.List   `tfsdk:"rules"`
 	IncludeRuntimeBase types.Bool   `tfsdk:"include_runtime_base"`
 	AllowCompatABIs    types.Bool   `tfsdk:"allow_compat_abis"`
+	Recordings         types.List   `tfsdk:"recordings"`
 
 	RuntimeBase types.Set    `tfsdk:"runtime_base"`
+	Allowed     types.Set    `tfsdk:"allowed"`
 	Policy      types.String `tfsdk:"policy"`
 	SHA256      types.String `tfsdk:"sha256"`
 	Path        types.String `tfsdk:"path"`
@@ -133,6 +135,21 @@ func (r *seccompProfileResource) Schema(_ context.Context, _ resource.SchemaRequ
 				"Defaults to `false`, which the policy alone cannot enforce: LXC adds each allowed name to the compat ABIs too. "+
 				"The profile's metadata on the device therefore tells a container that uses it to load a second filter that "+
 				"denies every compat-ABI syscall.", false),
+			"recordings": schema.ListAttribute{
+				MarkdownDescription: "Recorded syscalls to allow with any arguments, each the `syscalls` of an " +
+					"`iotfleet_seccomp_recording`, such as `[iotfleet_seccomp_recording.web.syscalls]`. The names recorded " +
+					"for the device's native ABI are allowed, and those of its compat ABIs only when `allow_compat_abis` is " +
+					"true. A name that has an entry in `rules` keeps its rule. A recording that is replaced makes the " +
+					"policy and its path unknown until apply.",
+				ElementType: seccompRecordingSyscallsType,
+				Optional:    true,
+			},
+			"allowed": schema.SetAttribute{
+				MarkdownDescription: "Every syscall that the policy allows with any arguments: `syscalls`, the names " +
+					"from `recordings` and `runtime_base`. A plan shows each name that a change adds or removes.",
+				ElementType: types.StringType,
+				Computed:    true,
+			},
 			"runtime_base": schema.SetAttribute{
 				MarkdownDescription: "The syscalls that the policy allows for LXC and the container's init, mapped to the " +
 					"device's architecture; empty when `include_runtime_base` is false.",

@@ -67,7 +67,8 @@ func seccompNumber(n types.Number) (uint64, error) {
 
 // seccompProfileMetadata converts the configured profile into the metadata that the helper
 // stores and the policy is rendered from. All values must be known. runtimeBase is the base for
-// the device's architecture, used when include_runtime_base is true.
+// the device's architecture, used when include_runtime_base is true. The recordings' names join
+// the configured syscalls, because the helper renders and checks the policy from the metadata.
 func seccompProfileMetadata(ctx context.Context, m seccompProfileModel, arch seccomp.Arch,
 	runtimeBase []string) (protocol.ProfileMetadata, diag.Diagnostics) {
 	var diags diag.Diagnostics
@@ -96,6 +97,10 @@ func seccompProfileMetadata(ctx context.Context, m seccompProfileModel, arch sec
 	diags.Append(d...)
 	metadata.Rules = rules
 	diags.Append(checkRulesAgainstBase(metadata)...)
+
+	recorded, d := recordedSyscalls(ctx, m.Recordings, arch, metadata.AllowCompatABIs)
+	diags.Append(d...)
+	mergeRecordedSyscalls(&metadata, recorded)
 	return metadata, diags
 }
 

@@ -108,7 +108,7 @@ func seccompInputsKnown(m seccompProfileModel) bool {
 	if seccompAnyUnknown(m.Name, m.DefaultAction, m.IncludeRuntimeBase, m.AllowCompatABIs) {
 		return false
 	}
-	return seccompFullyKnown(m.Syscalls) && seccompFullyKnown(m.Rules)
+	return seccompFullyKnown(m.Syscalls) && seccompFullyKnown(m.Rules) && seccompFullyKnown(m.Recordings)
 }
 
 // seccompFullyKnown reports whether value and everything nested in it are known.
@@ -151,13 +151,14 @@ func seccompAnyUnknown(values ...attr.Value) bool {
 
 func setSeccompPolicyUnknown(plan *seccompProfileModel) {
 	plan.RuntimeBase = types.SetUnknown(types.StringType)
+	plan.Allowed = types.SetUnknown(types.StringType)
 	plan.Policy = types.StringUnknown()
 	plan.SHA256 = types.StringUnknown()
 	plan.Path = types.StringUnknown()
 }
 
 // renderSeccompPolicy validates the profile for the device's machine, sets runtime_base,
-// policy, sha256 and path, and returns the metadata that the helper stores next to the policy.
+// allowed, policy, sha256 and path, and returns the metadata that the helper stores next to the policy.
 // It is a pure function of m and machine, so plan and apply agree.
 func renderSeccompPolicy(ctx context.Context, m *seccompProfileModel, machine string) (protocol.ProfileMetadata, diag.Diagnostics) {
 	metadata, diags := seccompPolicyMetadata(ctx, *m, machine)
@@ -174,6 +175,9 @@ func renderSeccompPolicy(ctx context.Context, m *seccompProfileModel, machine st
 	diags.Append(d...)
 	base, d := seccompStringSet(metadata.RuntimeBase)
 	diags.Append(d...)
+	allowed, d := seccompAllowedValue(metadata)
+	diags.Append(d...)
+	m.Allowed = allowed
 	sum := sha256.Sum256([]byte(policy))
 	m.RuntimeBase = base
 	m.Policy = types.StringValue(policy)
