@@ -37,6 +37,10 @@ type connection struct {
 	// idleGeneration invalidates an idle timer that fired after its connection was used again.
 	idleGeneration uint64
 
+	// helpers records, by helper path, the helper that EnsureHelper put in place over client,
+	// so that ReadyHelper can skip the check until the connection is replaced.
+	helpers map[string]helperCheck
+
 	// logContext carries the logger of the request that dialed, for events that no request
 	// triggers, such as an idle close.
 	logContext context.Context
@@ -376,4 +380,33 @@ func (c *connection) hostKeyText() string {
 		return ""
 	}
 	return authorizedKey(c.hostKey)
+}
+
+// helperCheck is a helper that EnsureHelper put in place over one SSH client.
+type helperCheck struct {
+	client *ssh.Client
+	status HelperStatus
+}
+
+func (c *connection) rememberHelper(helperPath string, status HelperStatus) {
+	client := c.currentClient()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.helpers == nil {
+		c.helpers = make(map[string]helperCheck)
+	}
+	c.helpers[helperPath] = helperCheck{client: client, status: status}
+}
+
+// checkedHelper returns the remembered status of the helper at helperPath, if the check was
+// made over the connection's current client.
+func (c *connection) checkedHelper(helperPath string) (HelperStatus, bool) {
+	client := c.currentClient()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	check, ok := c.helpers[helperPath]
+	if !ok || client == nil || check.client != client {
+		return HelperStatus{}, false
+	}
+	return check.status, true
 }

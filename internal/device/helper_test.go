@@ -240,3 +240,33 @@ func TestEnsureHelper(t *testing.T) {
 		}
 	})
 }
+
+func TestReadyHelperRemembersCheck(t *testing.T) {
+	if _, err := helperbin.ForMachine("x86_64"); err != nil {
+		t.Skipf("this build bundles no x86_64 helper: %v", err)
+	}
+	client, _ := newHelperTestClient(t)
+	ctx := context.Background()
+	if _, err := client.ReadyHelper(ctx); err != nil {
+		t.Fatalf("first ReadyHelper() error = %v", err)
+	}
+
+	// A change on the device after the check goes unnoticed by ReadyHelper, not by EnsureHelper.
+	if err := os.WriteFile(client.Target().HelperPath(), []byte("changed"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	status, err := client.ReadyHelper(ctx)
+	if err != nil {
+		t.Fatalf("second ReadyHelper() error = %v", err)
+	}
+	if status.Uploaded {
+		t.Error("second ReadyHelper() uploaded, want the remembered check")
+	}
+	status, err = client.EnsureHelper(ctx)
+	if err != nil {
+		t.Fatalf("EnsureHelper() error = %v", err)
+	}
+	if !status.Uploaded {
+		t.Error("EnsureHelper() after the change did not upload")
+	}
+}

@@ -42,50 +42,59 @@ var unameToGOARCH = map[string]string{
 }
 
 var (
-	loadOnce sync.Once
-	helpers  map[string]Helper
+	mu sync.Mutex
+
+	// loaded caches the helpers read so far, by GOARCH. Each is read and hashed on first use
+	// only, because together they weigh about 18 MB and a device needs one of them.
+	loaded = make(map[string]Helper)
 )
 
-func load() {
-	helpers = make(map[string]Helper)
-	entries, err := fs.ReadDir(files, "bin")
+func fileName(goarch string) string {
+	return "bin/iotfleet-helper-linux-" + goarch
+}
+
+// load returns the bundled helper for goarch, reading it on first use.
+func load(goarch string) (Helper, bool) {
+	mu.Lock()
+	defer mu.Unlock()
+	if helper, ok := loaded[goarch]; ok {
+		return helper, true
+	}
+	binary, err := fs.ReadFile(files, fileName(goarch))
 	if err != nil {
-		return
+		return Helper{}, false
 	}
-	for _, entry := range entries {
-		goarch, ok := strings.CutPrefix(entry.Name(), "iotfleet-helper-linux-")
-		if !ok {
-			continue
-		}
-		binary, err := fs.ReadFile(files, "bin/"+entry.Name())
-		if err != nil {
-			continue
-		}
-		sum := sha256.Sum256(binary)
-		helpers[goarch] = Helper{GOARCH: goarch, Binary: binary, SHA256: hex.EncodeToString(sum[:])}
-	}
+	sum := sha256.Sum256(binary)
+	helper := Helper{GOARCH: goarch, Binary: binary, SHA256: hex.EncodeToString(sum[:])}
+	loaded[goarch] = helper
+	return helper, true
+}
+
+// bundled reports whether a helper for goarch is embedded, without reading it.
+func bundled(goarch string) bool {
+	_, err := fs.Stat(files, fileName(goarch))
+	return err == nil
 }
 
 // ForMachine returns the bundled helper for a device whose `uname -m` prints machine.
 func ForMachine(machine string) (Helper, error) {
-	loadOnce.Do(load)
-	goarch, known := unameToGOARCH[machine]
-	if helper, ok := helpers[goarch]; known && ok {
-		return helper, nil
+	if goarch, known := unameToGOARCH[machine]; known {
+		if helper, ok := load(goarch); ok {
+			return helper, nil
+		}
 	}
-	bundled := Machines()
-	if len(bundled) == 0 {
+	machines := Machines()
+	if len(machines) == 0 {
 		return Helper{}, fmt.Errorf("this provider build bundles no helper binaries; build it with `make build`, which cross-builds them first")
 	}
-	return Helper{}, fmt.Errorf("no helper is bundled for device architecture %q; this provider bundles helpers for %s", machine, strings.Join(bundled, ", "))
+	return Helper{}, fmt.Errorf("no helper is bundled for device architecture %q; this provider bundles helpers for %s", machine, strings.Join(machines, ", "))
 }
 
 // Machines lists the `uname -m` names that a bundled helper serves, sorted.
 func Machines() []string {
-	loadOnce.Do(load)
 	var machines []string
 	for machine, goarch := range unameToGOARCH {
-		if _, ok := helpers[goarch]; ok {
+		if bundled(goarch) {
 			machines = append(machines, machine)
 		}
 	}

@@ -130,9 +130,10 @@ func (d *Device) lxcDir() string         { return filepath.Join(d.Dir, "lxc") }
 func (d *Device) stateDir() string       { return filepath.Join(d.Dir, "iotfleet") }
 func (d *Device) sysfsDir() string       { return filepath.Join(d.Dir, "sysfs") }
 
-// subIDPath returns the device's private copy of /etc/subuid or /etc/subgid.
-func (d *Device) subIDPath(name string) string { return filepath.Join(d.Dir, name) }
-func (d *Device) netnsPath() string            { return filepath.Join("/run/netns", d.Namespace) }
+// etcUpperDir and etcWorkDir hold the device's changes to /etc, an overlay on the host's.
+func (d *Device) etcUpperDir() string { return filepath.Join(d.Dir, "etc") }
+func (d *Device) etcWorkDir() string  { return filepath.Join(d.Dir, "etc-work") }
+func (d *Device) netnsPath() string   { return filepath.Join("/run/netns", d.Namespace) }
 
 // newDevice returns the parts of a device that follow from its name and root alone, which is
 // enough for Stop to find what a crashed Start left behind.

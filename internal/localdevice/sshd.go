@@ -8,13 +8,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,25 +33,21 @@ const readyTimeout = 10 * time.Second
 // whole new sysfs, unlike binds over its network folders, still lets unprivileged containers
 // mount their own sysfs, which the kernel refuses while a sysfs has mounts over non-empty folders.
 //
-// The device also gets its own /etc/subuid and /etc/subgid ($8 and $9, copies of the host's),
-// because the helper allocates container ID ranges there and devices must not share them.
+// The device also gets its own /etc: an overlay on the host's, with its changes in $8 (work
+// folder $9). The helper allocates container ID ranges in /etc/subuid and /etc/subgid, so
+// devices must not share them, and it replaces them by renaming, which a file bind mount
+// would refuse.
 const sshdScript = `mount --bind "$1" "$2" && mount --bind "$3" "$4" &&
-mount --bind "$8" /etc/subuid && mount --bind "$9" /etc/subgid &&
+mount -t overlay overlay -o "lowerdir=/etc,upperdir=$8,workdir=$9" /etc &&
 mount --rbind /sys/fs/cgroup "$7" && mount -t sysfs sysfs /sys &&
 mount --rbind "$7" /sys/fs/cgroup && umount -l "$7" &&
 exec "$5" -D -e -f "$6"`
 
 // writeFiles creates the device's folder with its subfolders, host key and client key pair.
 func (d *Device) writeFiles() error {
-	for _, dir := range []string{d.Dir, d.lxcDir(), d.stateDir(), d.sysfsDir()} {
+	for _, dir := range []string{d.Dir, d.lxcDir(), d.stateDir(), d.sysfsDir(), d.etcUpperDir(), d.etcWorkDir()} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("create device folder: %w", err)
-		}
-	}
-
-	for _, name := range []string{"subuid", "subgid"} {
-		if err := copySubIDFile(name, d.subIDPath(name)); err != nil {
-			return err
 		}
 	}
 
@@ -71,23 +64,6 @@ func (d *Device) writeFiles() error {
 	line := authorizedKeyLine(clientKey) + " localdevice@" + d.Name + "\n"
 	if err := os.WriteFile(d.authorizedPath(), []byte(line), 0o644); err != nil {
 		return fmt.Errorf("write authorized_keys: %w", err)
-	}
-	return nil
-}
-
-// copySubIDFile copies the host's /etc/<name> to path, creating an empty host file first when
-// there is none, because a bind mount needs an existing file to mount over.
-func copySubIDFile(name, path string) error {
-	hostPath := filepath.Join("/etc", name)
-	data, err := os.ReadFile(hostPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		err = os.WriteFile(hostPath, nil, 0o644)
-	}
-	if err != nil {
-		return fmt.Errorf("copy %s: %w", hostPath, err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return fmt.Errorf("copy %s: %w", hostPath, err)
 	}
 	return nil
 }
@@ -173,7 +149,7 @@ func (d *Device) startSSHD() error {
 		"unshare", "--mount", "--propagation", "private", "--",
 		"sh", "-c", sshdScript, "sh",
 		d.lxcDir(), LXCPath, d.stateDir(), StateDir,
-		sshdPath, d.configPath(), d.sysfsDir(), d.subIDPath("subuid"), d.subIDPath("subgid"))
+		sshdPath, d.configPath(), d.sysfsDir(), d.etcUpperDir(), d.etcWorkDir())
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
