@@ -52,9 +52,60 @@ up() {
 	device_vars
 	echo "demo: device $TF_VAR_host:$TF_VAR_port is up; applying examples/demo"
 	terraform -chdir="$workdir" apply -auto-approve -input=false
+	check_workload
 	echo "demo: a second plan must show no changes"
 	terraform -chdir="$workdir" plan -detailed-exitcode -input=false >/dev/null
 	echo "demo: no changes. Run 'make demo-down' to remove everything."
+}
+
+# check_workload requests the page of busybox httpd in the container "web" from the device's
+# own network namespace (iotf-NAME, as internal/localdevice names it), over the isolated
+# network's bridge, as a program on the device would.
+check_workload() {
+	local web pid address response
+	web=$(terraform -chdir="$workdir" output -json web)
+	pid=$(sed -n 's/.*"init_pid":\([0-9]*\).*/\1/p' <<<"$web")
+	address=$(sed -n 's/.*"ipv4_address":"\([0-9.]*\)".*/\1/p' <<<"$web")
+	if [[ -z $pid || $pid == 0 || -z $address ]]; then
+		echo "demo: container web reports no init PID or no address, so it is not running: $web" >&2
+		exit 1
+	fi
+	wait_listening "$pid" 8080
+	echo "demo: httpd (host PID $pid) runs as $(process_facts "$pid")"
+
+	response=$(printf 'GET / HTTP/1.0\r\n\r\n' |
+		timeout 10 nsenter --net="/run/netns/iotf-$name" busybox nc "$address" 8080) || {
+		echo "demo: httpd in container web did not respond on $address:8080; see the error above" >&2
+		exit 1
+	}
+	if [[ $response != "HTTP/1.1 200 OK"* || $response != *"hello from a hardened iotfleet container"* ]]; then
+		printf 'demo: httpd in container web responded, but not with the page from files:\n%s\n' "$response" >&2
+		exit 1
+	fi
+	echo "demo: the device requested http://$address:8080/ and httpd responded $(head -n 1 <<<"$response" | tr -d '\r')"
+}
+
+# wait_listening waits up to 10 s until process $1's network namespace has a TCP socket that
+# listens on port $2 of any address, as the kernel lists it in /proc/PID/net/tcp and tcp6.
+wait_listening() {
+	local pid=$1 port address state i
+	port=$(printf '%04X' "$2")
+	for ((i = 0; i < 200; i++)); do
+		while read -r _ address _ state _; do
+			[[ $address == *":$port" && $state == 0A ]] && return 0
+		done < <(cat "/proc/$pid/net/tcp" "/proc/$pid/net/tcp6")
+		sleep 0.05
+	done
+	echo "demo: nothing listens on port $2 in container web after 10 s" >&2
+	exit 1
+}
+
+# process_facts prints the host user, capabilities, no_new_privs and seccomp mode of process $1.
+process_facts() {
+	awk '$1 == "Uid:" { uid = $2 } $1 == "CapEff:" { caps = $2 }
+		$1 == "NoNewPrivs:" { nnp = $2 } $1 == "Seccomp:" { mode = ($2 == 2 ? "filter" : $2) }
+		END { printf "host uid %s, effective capabilities %s, no_new_privs %s, seccomp %s\n", uid, caps, nnp, mode }' \
+		"/proc/$1/status"
 }
 
 down() {
