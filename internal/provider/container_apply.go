@@ -82,6 +82,7 @@ func (r *containerResource) recordFailedCreate(ctx context.Context, client *devi
 		return
 	}
 	setObserved(&plan, observed)
+	settleNetworks(&plan, observed.Networks)
 	plan.RootfsBytes = types.Int64Value(observed.RootfsBytes)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -92,6 +93,7 @@ func (r *containerResource) recordFailedCreate(ctx context.Context, client *devi
 func settleApplied(plan *containerResourceModel, observed protocol.ContainerState, diags *diag.Diagnostics) {
 	planned := *plan
 	setObserved(plan, observed)
+	networkMismatches := settleNetworks(plan, observed.Networks)
 	if plan.RootfsBytes.IsUnknown() {
 		plan.RootfsBytes = types.Int64Value(observed.RootfsBytes)
 	}
@@ -115,6 +117,7 @@ func settleApplied(plan *containerResourceModel, observed protocol.ContainerStat
 	compare("host_gid_start", planned.HostGIDStart, plan.HostGIDStart)
 	compare("config_sha256", planned.ConfigSHA256, plan.ConfigSHA256)
 	compare("image_sha256", planned.ImageSHA256, plan.ImageSHA256)
+	mismatches = append(mismatches, networkMismatches...)
 	if len(mismatches) > 0 {
 		diags.AddError("Unexpected Container State",
 			fmt.Sprintf("After the apply, container %q on the device differs from the plan: %s. The state now "+
@@ -131,7 +134,7 @@ func callHelper(ctx context.Context, client *device.Client, op string, params, r
 		!errors.Is(err, protocol.ErrUnsupportedVersion) {
 		return err
 	}
-	if _, installErr := client.EnsureHelper(ctx); installErr != nil {
+	if _, installErr := client.ReadyHelper(ctx); installErr != nil {
 		return installErr
 	}
 	return client.Call(ctx, op, params, result)

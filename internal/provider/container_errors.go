@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -36,6 +37,8 @@ var specFieldPaths = map[string]path.Path{
 	"seccomp_profile":  path.Root("seccomp_profile"),
 	"apparmor_profile": path.Root("apparmor_profile"),
 	"read_only_rootfs": path.Root("read_only_rootfs"),
+	"resolv_conf":      path.Root("resolv_conf"),
+	"networks":         path.Root("network"),
 }
 
 var (
@@ -45,6 +48,11 @@ var (
 	// helperFilePattern finds the file that a message starts with: `file "/etc/x" ...`.
 	helperFilePattern = regexp.MustCompile(`^file ("(?:[^"\\]|\\.)*")`)
 
+	// nicErrorPattern matches a message about one NIC, which network.Attach prefixes with
+	// "networks[INDEX]: " whatever its code: an address may also be taken (CodeConflict) or a
+	// network missing (CodeNotFound).
+	nicErrorPattern = regexp.MustCompile(`^(?:container "[^"]*": )?networks\[\d+\]: `)
+
 	// helperFieldPattern finds the spec field that a message starts with, in the helper's
 	// wording: "invalid seccomp_profile ...", "invalid limit pids ...", "limits.pids is ..." or
 	// "command[0] is empty".
@@ -53,18 +61,22 @@ var (
 )
 
 // addContainerError reports a failed device operation with addDeviceError's wording. When the
-// helper rejects a value of the spec as invalid and names its field, the error is attached to
-// the attribute that the value came from. filePaths lists the paths of the files attribute in
-// its order, to find the file a message names.
+// helper rejects a value of the spec and names its field, the error is attached to the
+// attribute that the value came from. filePaths lists the paths of the files attribute in its
+// order, to find the file a message names.
 func addContainerError(diags *diag.Diagnostics, action string, target device.Target, err error, filePaths []string) {
-	var reported diag.Diagnostics
-	addDeviceError(&reported, action, target, err)
-
 	var helperErr *protocol.Error
 	attribute, found := path.Empty(), false
-	if errors.As(err, &helperErr) && helperErr.Code == protocol.CodeInvalid {
+	isHelperErr := errors.As(err, &helperErr)
+	if isHelperErr && (helperErr.Code == protocol.CodeInvalid || nicErrorPattern.MatchString(helperErr.Message)) {
 		attribute, found = helperErrorPath(helperErr.Message, filePaths)
 	}
+	// The attribute path names the network block, which the spec's field name would not.
+	if found && nicErrorPattern.MatchString(helperErr.Message) {
+		err = protocol.Errorf(helperErr.Code, "%s", nicErrorPattern.ReplaceAllString(helperErr.Message, ""))
+	}
+	var reported diag.Diagnostics
+	addDeviceError(&reported, action, target, err)
 	for _, d := range reported {
 		if found && d.Severity() == diag.SeverityError {
 			diags.AddAttributeError(attribute, d.Summary(), d.Detail())
@@ -94,10 +106,22 @@ func helperErrorPath(message string, filePaths []string) (path.Path, bool) {
 	if !ok {
 		return path.Empty(), false
 	}
-	if match[2] != "" && match[1] == "command" {
+	if match[2] != "" && (match[1] == "command" || match[1] == "networks") {
 		if index, err := strconv.Atoi(match[2]); err == nil {
 			attribute = attribute.AtListIndex(index)
 		}
 	}
+	if match[2] != "" && match[1] == "networks" {
+		attribute = attribute.AtName(nicAttribute(message))
+	}
 	return attribute, true
+}
+
+// nicAttribute returns the attribute of a network block that a message about a NIC is about:
+// its address when the message names one, otherwise the network.
+func nicAttribute(message string) string {
+	if strings.Contains(message, "ipv4_address") {
+		return "ipv4_address"
+	}
+	return "name"
 }

@@ -54,6 +54,9 @@ type containerResourceModel struct {
 	SeccompProfile  types.String `tfsdk:"seccomp_profile"`
 	AppArmorProfile types.String `tfsdk:"apparmor_profile"`
 
+	Networks   types.List   `tfsdk:"network"`
+	ResolvConf types.String `tfsdk:"resolv_conf"`
+
 	State        types.String `tfsdk:"state"`
 	InitPID      types.Int64  `tfsdk:"init_pid"`
 	HostUIDStart types.Int64  `tfsdk:"host_uid_start"`
@@ -167,7 +170,9 @@ func containerSpec(ctx context.Context, m containerResourceModel,
 		IdmapSize:       int(m.IdmapSize.ValueInt64()),
 		SeccompProfile:  m.SeccompProfile.ValueString(),
 		AppArmorProfile: m.AppArmorProfile.ValueString(),
+		ResolvConf:      m.ResolvConf.ValueString(),
 	}
+	spec.Networks = containerNICs(m)
 	if !rootfs.usesBusybox() {
 		spec.Rootfs = protocol.RootfsImage
 		spec.ImageSHA256 = rootfs.SHA256.ValueString()

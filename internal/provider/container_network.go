@@ -16,9 +16,12 @@ import (
 	"github.com/iotfleet/terraform-provider-iotfleet/internal/protocol"
 )
 
-// privateNICDrift is the private state key under which Read records the addresses that the
-// helper holds for NICs whose address on the device is another one, by network name.
+// privateNICDrift is the private state key under which Read records, by network name, the
+// helper's address of each NIC whose address on the device is another one.
 const privateNICDrift = "nic_drift"
+
+// resolvConfPath is the file inside the container that resolv_conf sets.
+const resolvConfPath = "/etc/resolv.conf"
 
 // networkModel is one network block of an iotfleet_container.
 type networkModel struct {
@@ -33,7 +36,7 @@ var networkAttrTypes = map[string]attr.Type{
 
 var networkObjectType = types.ObjectType{AttrTypes: networkAttrTypes}
 
-// networkChange stands for the network blocks in containerChanges. They are not in
+// networkChange represents the network blocks in containerChanges. They are not in
 // specAttributes, because the device reports their addresses with the NICs, not in the spec.
 var networkChange = specAttribute{name: "network", effect: effectRestart}
 
@@ -81,24 +84,29 @@ func validateNICAddress(s string) error {
 	}
 	if addr.IsUnspecified() || addr.IsLoopback() || addr.IsMulticast() || addr.IsLinkLocalUnicast() ||
 		addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return fmt.Errorf("invalid ipv4_address %q: no network's subnet holds it; use an address from the "+
-			"subnet of the network, such as \"10.80.0.10\" in 10.80.0.0/24", s)
+		return fmt.Errorf("invalid ipv4_address %q: it is a reserved address, which no network's subnet "+
+			"contains; use an address from the network's subnet, such as \"10.80.0.10\" in 10.80.0.0/24", s)
 	}
 	return nil
 }
 
 // networks returns the network blocks of m, and false while the list or one of its blocks is
 // unknown. A null list has no blocks. Attributes of a block may be unknown.
-func (m containerResourceModel) networks(ctx context.Context) ([]networkModel, bool, diag.Diagnostics) {
-	var networks []networkModel
+func (m containerResourceModel) networks() ([]networkModel, bool) {
 	if m.Networks.IsUnknown() || hasUnknown(m.Networks.Elements()) {
-		return nil, false, nil
+		return nil, false
 	}
-	if m.Networks.IsNull() {
-		return nil, true, nil
+	networks := make([]networkModel, 0, len(m.Networks.Elements()))
+	for _, element := range m.Networks.Elements() {
+		object, ok := element.(types.Object)
+		if !ok {
+			return nil, false
+		}
+		name, _ := object.Attributes()["name"].(types.String)
+		address, _ := object.Attributes()["ipv4_address"].(types.String)
+		networks = append(networks, networkModel{Name: name, IPv4Address: address})
 	}
-	diags := m.Networks.ElementsAs(ctx, &networks, false)
-	return networks, !diags.HasError(), diags
+	return networks, true
 }
 
 // networkList returns networks as the value of the network blocks; never null, because
@@ -116,13 +124,13 @@ func networkList(networks []networkModel) types.List {
 // containerNICs converts the network blocks of a fully known plan for the helper's spec. A
 // known address is sent as requested, whether the configuration set it or the plan kept the
 // one the device allocated before, so the helper never hands out another one than planned.
-func containerNICs(ctx context.Context, m containerResourceModel) ([]protocol.ContainerNIC, diag.Diagnostics) {
-	networks, _, diags := m.networks(ctx)
+func containerNICs(m containerResourceModel) []protocol.ContainerNIC {
+	networks, _ := m.networks()
 	nics := make([]protocol.ContainerNIC, 0, len(networks))
 	for _, n := range networks {
 		nics = append(nics, protocol.ContainerNIC{Network: n.Name.ValueString(), IPv4Address: n.IPv4Address.ValueString()})
 	}
-	return nics, diags
+	return nics
 }
 
 // observedNICAddress returns the address that the state records for a NIC: the helper's while
@@ -194,24 +202,22 @@ func readNICDrift(ctx context.Context, private privateGetter, diags *diag.Diagno
 // planNetworks plans the address of each network block that the configuration leaves unset:
 // the address the container holds on that network, found by name, or unknown for a network
 // it joins. configured lists the configuration's addresses by block index.
-func planNetworks(ctx context.Context, plan *containerResourceModel, state *containerResourceModel,
-	configured []types.String, drift map[string]string, diags *diag.Diagnostics) {
-	networks, known, d := plan.networks(ctx)
-	diags.Append(d...)
+func planNetworks(plan *containerResourceModel, state *containerResourceModel, configured []types.String,
+	drift map[string]string) {
+	networks, known := plan.networks()
 	if !known || len(networks) == 0 {
 		return
 	}
-	held := map[string]string{}
+	currentAddresses := map[string]string{}
 	if state != nil {
-		current, _, d := state.networks(ctx)
-		diags.Append(d...)
+		current, _ := state.networks()
 		for _, n := range current {
-			held[n.Name.ValueString()] = n.IPv4Address.ValueString()
+			currentAddresses[n.Name.ValueString()] = n.IPv4Address.ValueString()
 		}
 	}
 	for name, address := range drift {
-		if _, ok := held[name]; ok {
-			held[name] = address
+		if _, ok := currentAddresses[name]; ok {
+			currentAddresses[name] = address
 		}
 	}
 
@@ -220,7 +226,10 @@ func planNetworks(ctx context.Context, plan *containerResourceModel, state *cont
 			continue
 		}
 		networks[i].IPv4Address = types.StringUnknown()
-		if address, ok := held[networks[i].Name.ValueString()]; ok && address != "" && !networks[i].Name.IsUnknown() {
+		if networks[i].Name.IsUnknown() {
+			continue
+		}
+		if address := currentAddresses[networks[i].Name.ValueString()]; address != "" {
 			networks[i].IPv4Address = types.StringValue(address)
 		}
 	}
@@ -229,9 +238,9 @@ func planNetworks(ctx context.Context, plan *containerResourceModel, state *cont
 
 // networksChange reports whether the NICs of plan differ from those of state, in order, or
 // are not known yet.
-func networksChange(ctx context.Context, plan, state containerResourceModel) bool {
-	planned, plannedKnown, _ := plan.networks(ctx)
-	current, currentKnown, _ := state.networks(ctx)
+func networksChange(plan, state containerResourceModel) bool {
+	planned, plannedKnown := plan.networks()
+	current, currentKnown := state.networks()
 	if !plannedKnown || !currentKnown || len(planned) != len(current) {
 		return true
 	}
@@ -245,8 +254,8 @@ func networksChange(ctx context.Context, plan, state containerResourceModel) boo
 
 // settleNetworks stores the NICs that the helper reports after an apply in plan, and returns
 // a description of each difference from a value the plan knew.
-func settleNetworks(ctx context.Context, plan *containerResourceModel, nics []protocol.ContainerNICState) []string {
-	planned, known, _ := plan.networks(ctx)
+func settleNetworks(plan *containerResourceModel, nics []protocol.ContainerNICState) []string {
+	planned, known := plan.networks()
 	observed := networksFromState(nics)
 	plan.Networks = networkList(observed)
 
@@ -265,4 +274,55 @@ func settleNetworks(ctx context.Context, plan *containerResourceModel, nics []pr
 		}
 	}
 	return mismatches
+}
+
+// uniqueNetworkNamesValidator rejects two network blocks on the same network: the helper
+// gives a container one NIC per network.
+type uniqueNetworkNamesValidator struct{}
+
+func (uniqueNetworkNamesValidator) Description(context.Context) string {
+	return "each network block must name another network"
+}
+
+func (v uniqueNetworkNamesValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (uniqueNetworkNamesValidator) ValidateList(_ context.Context, req validator.ListRequest,
+	resp *validator.ListResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	seen := map[string]int{}
+	for i, element := range req.ConfigValue.Elements() {
+		object, ok := element.(types.Object)
+		if !ok || object.IsNull() || object.IsUnknown() {
+			continue
+		}
+		name, ok := object.Attributes()["name"].(types.String)
+		if !ok || name.IsNull() || name.IsUnknown() {
+			continue
+		}
+		if first, duplicate := seen[name.ValueString()]; duplicate {
+			resp.Diagnostics.AddAttributeError(req.Path.AtListIndex(i).AtName("name"), "Duplicate Network",
+				fmt.Sprintf("Network blocks %d and %d both attach to network %q, but a container has one NIC per "+
+					"network. Remove one of the blocks.", first, i, name.ValueString()))
+			continue
+		}
+		seen[name.ValueString()] = i
+	}
+}
+
+// configuredAddresses returns the ipv4_address of each network block in the configuration, by
+// block index.
+func configuredAddresses(config types.List) []types.String {
+	addresses := make([]types.String, 0, len(config.Elements()))
+	for _, element := range config.Elements() {
+		address := types.StringNull()
+		if object, ok := element.(types.Object); ok && !object.IsNull() && !object.IsUnknown() {
+			address, _ = object.Attributes()["ipv4_address"].(types.String)
+		}
+		addresses = append(addresses, address)
+	}
+	return addresses
 }

@@ -61,6 +61,8 @@ func (r *containerResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	var configUser types.String
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("device").AtName("user"), &configUser)...)
+	var configNetworks types.List
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("network"), &configNetworks)...)
 	r.planDevice(ctx, &plan, configUser, &resp.Diagnostics)
 	planRootfs(ctx, &plan, &resp.Diagnostics)
 	planFiles(ctx, &plan, &resp.Diagnostics)
@@ -69,6 +71,7 @@ func (r *containerResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 
 	if state == nil {
+		planNetworks(&plan, nil, configuredAddresses(configNetworks), nil)
 		planCreate(&plan)
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
@@ -76,11 +79,20 @@ func (r *containerResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 
 	replacedRootfs := rootfsReplacement(ctx, plan, *state)
 	resp.RequiresReplace = append(resp.RequiresReplace, replacedRootfs...)
+	// A replacement is a new container, which gets new addresses unless the configuration
+	// sets them.
+	replaced := len(replacedRootfs) > 0 || replacedByAttribute(plan, *state)
+	if replaced {
+		planNetworks(&plan, nil, configuredAddresses(configNetworks), nil)
+	} else {
+		nicDrift := readNICDrift(ctx, req.Private, &resp.Diagnostics)
+		planNetworks(&plan, state, configuredAddresses(configNetworks), nicDrift)
+	}
 	drift := readConfigDrift(ctx, req.Private, &resp.Diagnostics)
 	changes := planUpdate(&plan, *state, drift != nil)
 	target, _ := containerTarget(ctx, plan, r.data.defaultUser)
 	// Terraform plans a replacement again as a create, so update warnings would mislead.
-	if len(replacedRootfs) > 0 || replacedByAttribute(plan, *state) {
+	if replaced {
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
@@ -246,6 +258,9 @@ func planUpdate(plan *containerResourceModel, state containerResourceModel, conf
 		if attribute.name == "files" && imageFilePathsChange(plan, &state, plannedKnown && currentKnown) {
 			effect = effectRestart
 		}
+		if attribute.name == "resolv_conf" && resolvConfMountChange(plan, &state) {
+			effect = effectRestart
+		}
 		switch effect {
 		case effectRestart:
 			restarts = append(restarts, attribute.name)
@@ -255,6 +270,12 @@ func planUpdate(plan *containerResourceModel, state containerResourceModel, conf
 		case effectConfig:
 			configChanges = true
 		}
+	}
+
+	if networksChange(*plan, state) {
+		changes.changed = append(changes.changed, networkChange)
+		restarts = append(restarts, networkChange.name)
+		configChanges = true
 	}
 
 	wasRunning := state.State.ValueString() == stateRunning
@@ -302,6 +323,15 @@ func imageFilePathsChange(plan, state *containerResourceModel, known bool) bool 
 	planned, _ := filesFromModel(plan)
 	current, _ := filesFromModel(state)
 	return !slices.Equal(filePaths(planned), filePaths(current))
+}
+
+// resolvConfMountChange reports whether resolv_conf is added to or removed from an image
+// rootfs, where it is a bind mount in the LXC configuration like each file.
+func resolvConfMountChange(plan, state *containerResourceModel) bool {
+	if state.ImageSHA256.ValueString() == "" && plan.ImageSHA256.ValueString() == "" {
+		return false
+	}
+	return plan.ResolvConf.IsUnknown() || plan.ResolvConf.IsNull() != state.ResolvConf.IsNull()
 }
 
 func filePaths(keys any) []string {

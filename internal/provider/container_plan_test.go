@@ -44,6 +44,8 @@ func testContainerState() containerResourceModel {
 		IdmapSize:       types.Int64Value(defaultIdmapSize),
 		SeccompProfile:  types.StringNull(),
 		AppArmorProfile: types.StringNull(),
+		Networks:        types.ListValueMust(networkObjectType, []attr.Value{}),
+		ResolvConf:      types.StringNull(),
 		State:           types.StringValue(stateRunning),
 		InitPID:         types.Int64Value(4242),
 		HostUIDStart:    types.Int64Value(100000),

@@ -36,6 +36,7 @@ func mergeObserved(state *containerResourceModel, observed protocol.ContainerSta
 	if state.Rootfs.IsNull() || rootfsKindDiffers(state.Rootfs, spec) {
 		state.Rootfs = rootfsFromSpec(spec)
 	}
+	state.Networks = networkList(networksFromState(observed.Networks))
 	state.Running = types.BoolValue(observed.State == stateRunning)
 	setObserved(state, observed)
 	state.RootfsBytes = types.Int64Value(observed.RootfsBytes)

@@ -109,6 +109,17 @@ var specAttributes = []specAttribute{
 		func(s *protocol.ContainerSpec) string { return s.SeccompProfile }),
 	optionalStringAttribute("apparmor_profile", func(m *containerResourceModel) *types.String { return &m.AppArmorProfile },
 		func(s *protocol.ContainerSpec) string { return s.AppArmorProfile }),
+	resolvConfAttribute(),
+}
+
+// resolvConfAttribute describes resolv_conf, which the helper places like a file: in place on
+// a busybox rootfs, and as a bind mount on an image rootfs, where adding or removing it
+// restarts the container as for files.
+func resolvConfAttribute() specAttribute {
+	attribute := optionalStringAttribute("resolv_conf", func(m *containerResourceModel) *types.String { return &m.ResolvConf },
+		func(s *protocol.ContainerSpec) string { return s.ResolvConf })
+	attribute.effect = effectNone
+	return attribute
 }
 
 // equalCanonical reports whether two canonical values are the same.

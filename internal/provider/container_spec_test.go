@@ -31,9 +31,16 @@ func testObserved(t *testing.T, m containerResourceModel) protocol.ContainerStat
 	if diags.HasError() {
 		t.Fatalf("containerSpec: %v", diags)
 	}
+	nics := []protocol.ContainerNICState{}
+	for _, nic := range spec.Networks {
+		nics = append(nics, protocol.ContainerNICState{
+			Network: nic.Network, IPv4Address: nic.IPv4Address, ObservedIPv4Addresses: []string{nic.IPv4Address},
+		})
+	}
 	return protocol.ContainerState{
 		Name: spec.Name, State: stateRunning, InitPID: 4242, HostUIDStart: 100000, HostGIDStart: 100000,
 		IdmapSize: spec.IdmapSize, ConfigSHA256: "c0ffee", AppliedConfigSHA256: "c0ffee", RootfsBytes: 4096, Spec: spec,
+		Networks: nics,
 	}
 }
 
@@ -222,6 +229,10 @@ func TestHelperErrorPath(t *testing.T) {
 		`container "web": file "/etc/b c": paths of files in an image rootfs cannot contain white space`: path.Root("files").AtListIndex(1),
 		`file "/etc/a" is below /dev, which the helper mounts over the rootfs; choose another path`:      path.Root("files").AtListIndex(0),
 		`file "/etc/unknown" is listed twice`:                                                            path.Root("files"),
+		`container "web": resolv_conf: file "/etc/resolv.conf": an image rootfs is read-only`:            path.Root("resolv_conf"),
+		`container "web": networks[1]: invalid network name "X"`:                                         path.Root("network").AtListIndex(1).AtName("name"),
+		`networks[0]: ipv4_address 10.80.0.1 of container "web" is the gateway of network "lan0"`:        path.Root("network").AtListIndex(0).AtName("ipv4_address"),
+		`networks[2]: network "wan9" does not exist on the device; create it with an iotfleet_network`:   path.Root("network").AtListIndex(2).AtName("name"),
 		"limits.memory_bytes is below the limit":                                                         path.Root("memory_limit"),
 		"invalid idmap_size 0: use 1 to 1048576":                                                         path.Root("idmap_size"),
 	}
@@ -255,6 +266,22 @@ func TestAddContainerErrorAttachesAttribute(t *testing.T) {
 	}
 	if diags[0].Summary() != "Helper Error" || !strings.Contains(diags[0].Detail(), "invalid limits.pids -1") {
 		t.Errorf("diagnostic = %q: %q, want addDeviceError's Helper Error wording", diags[0].Summary(), diags[0].Detail())
+	}
+}
+
+func TestAddContainerErrorAttachesNICConflict(t *testing.T) {
+	target := device.Target{Host: "10.0.0.2", Port: 22, User: "root"}
+	helperErr := protocol.Errorf(protocol.CodeConflict,
+		`networks[1]: ipv4_address 10.80.0.5 on network "lan0" already belongs to container "db"`)
+	var diags diag.Diagnostics
+	addContainerError(&diags, "apply", target, helperErr, nil)
+
+	withPath, ok := diags[0].(diag.DiagnosticWithPath)
+	if !ok || !withPath.Path().Equal(path.Root("network").AtListIndex(1).AtName("ipv4_address")) {
+		t.Errorf("diagnostic %v is not attached to network[1].ipv4_address", diags[0])
+	}
+	if detail := diags[0].Detail(); strings.Contains(detail, "networks[1]") || !strings.Contains(detail, "already belongs") {
+		t.Errorf("detail = %q, want the helper's message without the spec field", detail)
 	}
 }
 

@@ -131,6 +131,7 @@ func (r *containerResource) Read(ctx context.Context, req resource.ReadRequest, 
 	mergeObserved(&state, observed)
 	state.ID = types.StringValue(containerID(target, state.Name.ValueString()))
 	resp.Diagnostics.Append(recordConfigDrift(ctx, target, observed, resp.Private)...)
+	resp.Diagnostics.Append(recordNICDrift(ctx, observed.Networks, resp.Private)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -156,6 +157,7 @@ func (r *containerResource) Update(ctx context.Context, req resource.UpdateReque
 	}
 	settleApplied(&plan, result.State, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateConfigDrift, nil)...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateNICDrift, nil)...)
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateRejectedHostKey, nil)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -226,7 +228,7 @@ func (r *containerResource) connect(ctx context.Context, m containerResourceMode
 		addDeviceError(diags, action, target, err)
 		return target, nil
 	}
-	if _, err := client.EnsureHelper(ctx); err != nil {
+	if _, err := client.ReadyHelper(ctx); err != nil {
 		addDeviceError(diags, action, target, err)
 		return target, nil
 	}

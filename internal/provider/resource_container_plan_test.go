@@ -48,6 +48,22 @@ var badContainerInputs = []struct {
 	{"empty command", `command = [""]`, []string{"first element of command"}},
 	{"relative working_dir", `working_dir = "srv"`, []string{"srv", "absolute path"}},
 	{"seccomp outside device paths", `seccomp_profile = "policies/web"`, []string{"policies/web", "absolute path"}},
+	{"nic address with prefix", `name = "web"
+  network {
+    name         = "lan0"
+    ipv4_address = "10.80.0.5/24"
+  }`, []string{"10.80.0.5/24", "without prefix"}},
+	{"nic address loopback", `name = "web"
+  network {
+    name         = "lan0"
+    ipv4_address = "127.0.0.2"
+  }`, []string{"127.0.0.2", "reserved address"}},
+	{"nic network name", `network { name = "LAN" }`, []string{"invalid network name", "LAN"}},
+	{"nic network twice", `network { name = "lan0" }
+  network { name = "lan0" }`, []string{"Duplicate Network", "lan0"}},
+	{"resolv.conf twice", `resolv_conf = "nameserver 10.80.0.1\n"
+  files = [{ path = "/etc/resolv.conf", content = "x" }]`, []string{"resolv_conf writes /etc/resolv.conf"}},
+	{"empty resolv.conf", `resolv_conf = ""`, []string{"resolv_conf", "at least 1"}},
 }
 
 // badRootfsInputs replace the rootfs of the base configuration. expandTarballs replaces

@@ -92,6 +92,15 @@ func (r *containerResource) Schema(ctx context.Context, _ resource.SchemaRequest
 		attributes[name] = attribute
 	}
 
+	attributes["resolv_conf"] = schema.StringAttribute{
+		MarkdownDescription: "Content of `/etc/resolv.conf` inside the container, placed like a file with mode `0644` " +
+			"and owner `0:0`, for example `\"nameserver 10.80.0.1\\n\"`. Unset places none. A tarball rootfs must " +
+			"have a regular file `/etc/resolv.conf` for it to replace. It cannot be combined with a file of the same " +
+			"path in `files`.",
+		Optional:   true,
+		Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+	}
+
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "A hardened, unprivileged LXC container on a device.\n\n" +
 			"Every container gets its own range of host user and group IDs (`idmap_size` of them), so root inside " +
@@ -104,6 +113,7 @@ func (r *containerResource) Schema(ctx context.Context, _ resource.SchemaRequest
 			"other change restarts a running container, and the plan warns which attributes cause it. Changing " +
 			"`device` (host, port, state_dir, lxc_path), `name` or the rootfs image replaces the container.",
 		Attributes: attributes,
+		Blocks:     map[string]schema.Block{"network": containerNetworkBlock()},
 	}
 }
 

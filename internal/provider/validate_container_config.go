@@ -23,6 +23,7 @@ func (r *containerResource) ValidateConfig(ctx context.Context, req resource.Val
 	validateCommand(config, &resp.Diagnostics)
 	validateIDsInRange(ctx, config, &resp.Diagnostics)
 	validateFilePlacement(ctx, config, &resp.Diagnostics)
+	validateResolvConfFile(ctx, config, &resp.Diagnostics)
 	if config.AppArmorProfile.ValueString() == "unconfined" {
 		resp.Diagnostics.AddAttributeWarning(path.Root("apparmor_profile"), "Container Not Confined By AppArmor",
 			"apparmor_profile = \"unconfined\" turns off AppArmor for this container on devices that have it. "+
@@ -137,6 +138,22 @@ func validateFilePlacement(ctx context.Context, config containerResourceModel, d
 			diags.AddAttributeError(attribute, "File Path Not Available",
 				fmt.Sprintf("File %q cannot be placed on a tarball rootfs: each such file is a bind mount in the "+
 					"LXC configuration, which cannot carry white space or backslashes in a path.", p))
+		}
+	}
+}
+
+// validateResolvConfFile rejects resolv_conf next to a file with the path it writes.
+func validateResolvConfFile(ctx context.Context, config containerResourceModel, diags *diag.Diagnostics) {
+	if config.ResolvConf.IsNull() {
+		return
+	}
+	files, d := config.files(ctx)
+	diags.Append(d...)
+	for i, f := range files {
+		if f.Path.ValueString() == resolvConfPath {
+			diags.AddAttributeError(path.Root("files").AtListIndex(i).AtName("path"), "File Path Not Available",
+				fmt.Sprintf("resolv_conf writes %s, so a file with that path would compete with it. Remove the file "+
+					"or resolv_conf.", resolvConfPath))
 		}
 	}
 }

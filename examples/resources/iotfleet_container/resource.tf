@@ -3,8 +3,16 @@ resource "iotfleet_device" "gateway" {
   host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 }
 
+# Containers on "apps" reach each other and, masqueraded, the network behind the device.
+resource "iotfleet_network" "apps" {
+  device    = iotfleet_device.gateway.target
+  name      = "apps"
+  mode      = "nat"
+  ipv4_cidr = "10.80.0.1/24"
+}
+
 # A web server from a rootfs tarball, pinned by its SHA-256. It keeps one capability and runs
-# with tighter limits than the defaults.
+# with tighter limits than the defaults, at a fixed address on "apps".
 resource "iotfleet_container" "web" {
   device = iotfleet_device.gateway.target
   name   = "web"
@@ -35,6 +43,13 @@ resource "iotfleet_container" "web" {
     },
   ]
 
+  # Referencing the network's name makes Terraform create the network first and destroy it last.
+  network {
+    name         = iotfleet_network.apps.name
+    ipv4_address = "10.80.0.10"
+  }
+  resolv_conf = "nameserver 10.80.0.1\n"
+
   capabilities = ["net_bind_service"]
   memory_limit = "64MiB"
   cpu_limit    = "0.5"
@@ -46,10 +61,15 @@ resource "iotfleet_container" "web" {
 }
 
 # A minimal container built from the device's own busybox, with every hardening default:
-# no capabilities, no_new_privs, read-only rootfs, 128MiB of memory and 128 processes.
+# no capabilities, no_new_privs, read-only rootfs, 128MiB of memory and 128 processes. It gets
+# the lowest free address on "apps", which it keeps until the network block is removed.
 resource "iotfleet_container" "probe" {
   device  = iotfleet_device.gateway.target
   name    = "probe"
   rootfs  = { busybox = true }
-  command = ["/bin/sh", "-c", "while true; do date; sleep 60; done"]
+  command = ["/bin/sh", "-c", "while true; do nc -w 5 10.80.0.10 80 < /dev/null && date; sleep 60; done"]
+
+  network {
+    name = iotfleet_network.apps.name
+  }
 }

@@ -89,7 +89,8 @@ func apply(ctx context.Context, env *server.Env, paths Paths, spec protocol.Cont
 }
 
 // applyPlan changes the container to match p, which newPlan and attachNetworks prepared.
-func applyPlan(ctx context.Context, env *server.Env, paths Paths, p *plan, previous *record) (protocol.ContainerApplyResult, error) {
+func applyPlan(ctx context.Context, env *server.Env, paths Paths, p *plan,
+	previous *record) (protocol.ContainerApplyResult, error) {
 	// Everything was checked; changes start here.
 	current, restart, wasRunning, err := change(ctx, env, paths, p, previous)
 	if err != nil {
@@ -146,7 +147,8 @@ func change(ctx context.Context, env *server.Env, paths Paths, p *plan, previous
 		}
 	}
 	if previous != nil && p.spec.Rootfs == protocol.RootfsBusybox {
-		if err := rootfs.RemoveFiles(paths.Rootfs(), droppedFiles(rootfsFiles(previous.Spec), rootfsFiles(p.spec))); err != nil {
+		dropped := droppedFiles(rootfsFiles(previous.Spec), rootfsFiles(p.spec))
+		if err := rootfs.RemoveFiles(paths.Rootfs(), dropped); err != nil {
 			return nil, false, false, err
 		}
 	}

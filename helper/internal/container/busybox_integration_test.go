@@ -295,7 +295,7 @@ func TestDeleteLeavesNothing(t *testing.T) {
 	created := d.apply(hardenedSpec("gone")).State
 	line := fmt.Sprintf("root:%d:%d\n", created.HostUIDStart, created.IdmapSize)
 	for _, file := range []string{"/etc/subuid", "/etc/subgid"} {
-		if data, _ := os.ReadFile(file); !strings.Contains(string(data), line) {
+		if data := d.readFile(file); !strings.Contains(data, line) {
 			t.Errorf("%s lacks %q while the container exists:\n%s", file, line, data)
 		}
 	}
@@ -314,7 +314,7 @@ func TestDeleteLeavesNothing(t *testing.T) {
 		t.Errorf("cgroups left after delete: %v", leftovers)
 	}
 	for _, file := range []string{"/etc/subuid", "/etc/subgid"} {
-		if data, _ := os.ReadFile(file); strings.Contains(string(data), line) {
+		if data := d.readFile(file); strings.Contains(data, line) {
 			t.Errorf("%s still has %q after delete", file, line)
 		}
 	}

@@ -291,6 +291,19 @@ func (d *device) execResult(name string, argv ...string) protocol.ExecResult {
 	return result
 }
 
+// readFile returns the content of a file as the device sees it. Local devices have their own
+// /etc/subuid and /etc/subgid, mounted over the host's.
+func (d *device) readFile(path string) string {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	data, err := d.Exec(ctx, "cat", path)
+	if err != nil {
+		d.t.Fatalf("read %s on the device: %v", path, err)
+	}
+	return string(data)
+}
+
 // deleteOnCleanup deletes the container when the test ends, before the device stops.
 func (d *device) deleteOnCleanup(name string) {
 	d.t.Cleanup(func() {

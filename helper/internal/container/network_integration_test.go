@@ -123,7 +123,8 @@ func TestNetworkAddressLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(config), "lxc.net.0.type = empty") || !strings.Contains(string(config), "lxc.net.0.link = lan0") {
+	if strings.Contains(string(config), "lxc.net.0.type = empty") ||
+		!strings.Contains(string(config), "lxc.net.0.link = lan0") {
 		t.Errorf("configuration of neta does not link a NIC to lan0:\n%s", config)
 	}
 

@@ -104,7 +104,7 @@ func newPlan(paths Paths, spec protocol.ContainerSpec, host Host, layout cgroup.
 	return p, nil
 }
 
-// resolvConfPath is where a spec's ResolvConf goes inside the container.
+// resolvConfPath is the path inside the container that a spec's ResolvConf sets.
 const resolvConfPath = "/etc/resolv.conf"
 
 // resolvConfFile returns the file that a spec's ResolvConf describes, and false when the spec

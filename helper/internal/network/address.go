@@ -208,20 +208,24 @@ func pickAddress(network string, gateway netip.Prefix, table allocations, contai
 			"invalid ipv4_address %q for container %q: use an IPv4 address without prefix length, such as %s",
 			requested, container, subnet.Addr().Next().Next())
 	}
-	first, last := hostRange(subnet)
+	usable := usableRange(gateway)
 	switch {
 	case !subnet.Contains(addr):
 		return netip.Addr{}, protocol.Errorf(protocol.CodeInvalid,
-			"ipv4_address %s of container %q is outside subnet %s of network %q; use an address from %s to %s",
-			addr, container, subnet, network, first, last)
+			"ipv4_address %s of container %q is outside subnet %s of network %q; use an address from %s",
+			addr, container, subnet, network, usable)
 	case addr == gateway.Addr():
 		return netip.Addr{}, protocol.Errorf(protocol.CodeInvalid,
-			"ipv4_address %s of container %q is the gateway of network %q; use another address from %s to %s",
-			addr, container, network, first, last)
+			"ipv4_address %s of container %q is the gateway of network %q; use another address from %s",
+			addr, container, network, usable)
 	case !isHost(subnet, addr):
+		kind := "broadcast"
+		if addr == subnet.Addr() {
+			kind = "network"
+		}
 		return netip.Addr{}, protocol.Errorf(protocol.CodeInvalid,
-			"ipv4_address %s of container %q is the network or broadcast address of %s; use an address from %s to %s",
-			addr, container, subnet, first, last)
+			"ipv4_address %s of container %q is the %s address of %s; use an address from %s",
+			addr, container, kind, subnet, usable)
 	case taken[addr] != "":
 		return netip.Addr{}, protocol.Errorf(protocol.CodeConflict,
 			"ipv4_address %s on network %q already belongs to container %q; pick another address or "+
@@ -242,6 +246,24 @@ func lowestFree(network string, gateway netip.Prefix, taken map[netip.Addr]strin
 	return netip.Addr{}, protocol.Errorf(protocol.CodeConflict,
 		"network %q has no free address left in %s; remove a container from it or recreate the "+
 			"network with a shorter prefix length", network, gateway.Masked())
+}
+
+// usableRange describes the addresses that containers may take on the network of gateway,
+// such as "10.80.0.2 to 10.80.0.254".
+func usableRange(gateway netip.Prefix) string {
+	first, last := hostRange(gateway.Masked())
+	switch gateway.Addr() {
+	case first:
+		first = first.Next()
+	case last:
+		last = last.Prev()
+	default:
+		return fmt.Sprintf("%s to %s other than the gateway %s", first, last, gateway.Addr())
+	}
+	if first == last {
+		return first.String()
+	}
+	return fmt.Sprintf("%s to %s", first, last)
 }
 
 // hostRange returns the first and last host address of an IPv4 subnet of /30 or larger.

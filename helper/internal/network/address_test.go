@@ -231,6 +231,10 @@ func TestAttachNamesFailingNIC(t *testing.T) {
 			protocol.CodeInvalid, "networks[1]: ipv4_address 10.81.0.1"},
 		{"outside subnet", []protocol.ContainerNIC{{Network: "lan0", IPv4Address: "10.99.0.5"}},
 			protocol.CodeInvalid, "networks[0]: ipv4_address 10.99.0.5"},
+		{"network address", []protocol.ContainerNIC{{Network: "lan0", IPv4Address: "10.80.0.0"}},
+			protocol.CodeInvalid, "networks[0]: ipv4_address 10.80.0.0 of container \"web\" is the network address"},
+		{"broadcast address", []protocol.ContainerNIC{{Network: "lan0", IPv4Address: "10.80.0.255"}},
+			protocol.CodeInvalid, "networks[0]: ipv4_address 10.80.0.255 of container \"web\" is the broadcast address"},
 		{"missing network", []protocol.ContainerNIC{{Network: "lan0"}, {Network: "wan9"}},
 			protocol.CodeNotFound, `networks[1]: network "wan9" does not exist`},
 		{"invalid network name", []protocol.ContainerNIC{{Network: "../lan0"}},
@@ -247,6 +251,26 @@ func TestAttachNamesFailingNIC(t *testing.T) {
 				t.Errorf("message = %q, want it to start with %q", message, tc.message)
 			}
 		})
+	}
+}
+
+func TestUsableRange(t *testing.T) {
+	cases := map[string]string{
+		"10.80.0.1/24":   "10.80.0.2 to 10.80.0.254",
+		"10.80.0.254/24": "10.80.0.1 to 10.80.0.253",
+		"10.80.0.100/24": "10.80.0.1 to 10.80.0.254 other than the gateway 10.80.0.100",
+		"192.168.7.1/30": "192.168.7.2",
+		"192.168.7.2/30": "192.168.7.1",
+		"172.16.0.1/16":  "172.16.0.2 to 172.16.255.254",
+		"10.80.0.129/25": "10.80.0.130 to 10.80.0.254",
+		"10.80.0.126/25": "10.80.0.1 to 10.80.0.125",
+		"10.0.0.1/8":     "10.0.0.2 to 10.255.255.254",
+		"10.80.0.200/24": "10.80.0.1 to 10.80.0.254 other than the gateway 10.80.0.200",
+	}
+	for cidr, want := range cases {
+		if got := usableRange(netip.MustParsePrefix(cidr)); got != want {
+			t.Errorf("usableRange(%s) = %q, want %q", cidr, got, want)
+		}
 	}
 }
 

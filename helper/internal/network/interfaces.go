@@ -36,7 +36,8 @@ func InterfaceAddresses(pid int, names []string) (map[string][]string, error) {
 	return result, nil
 }
 
-// linkAddresses returns the sorted IPv4 addresses of the named interface that handle sees.
+// linkAddresses returns the sorted IPv4 addresses of the named interface in the network
+// namespace of handle.
 func linkAddresses(handle *netlink.Handle, name string) ([]string, error) {
 	addresses := []string{}
 	link, err := handle.LinkByName(name)

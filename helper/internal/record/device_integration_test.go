@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotfleet/terraform-provider-iotfleet/helper/internal/record"
 	"github.com/iotfleet/terraform-provider-iotfleet/internal/localdevice"
 	"github.com/iotfleet/terraform-provider-iotfleet/internal/protocol"
 )
@@ -55,6 +56,7 @@ func startDevice(t *testing.T) *testDevice {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to start a local device and LXC containers")
 	}
+	record.SkipUnderEmulation(t)
 	for _, tool := range []string{"/usr/sbin/sshd", "nsenter", "lxc-start", "lxc-attach", "lxc-stop"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is missing: install the lxc and openssh-server packages", tool)

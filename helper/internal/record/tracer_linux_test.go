@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,12 +18,24 @@ import (
 	"github.com/iotfleet/terraform-provider-iotfleet/internal/seccomp"
 )
 
+// SkipUnderEmulation skips the test under qemu-user, which runs the cross-built tests but
+// emulates neither ptrace nor the creation of namespaces for the programs it runs.
+func SkipUnderEmulation(t *testing.T) {
+	t.Helper()
+	probe := exec.Command("true")
+	probe.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUTS | syscall.CLONE_NEWNS}
+	if err := probe.Run(); err != nil {
+		t.Skipf("cannot create namespaces here (%v), so nothing can be traced in containers", err)
+	}
+}
+
 // requireTracing skips the test unless it can create PID namespaces and trace them.
 func requireTracing(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to create a PID namespace and load a seccomp filter without no_new_privs")
 	}
+	SkipUnderEmulation(t)
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
 		t.Skip("unshare (util-linux) is missing")
