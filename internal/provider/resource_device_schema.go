@@ -63,7 +63,7 @@ func (r *deviceResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				MarkdownDescription: "The device as `user@host:port`. Import takes this ID, optionally followed by a space and the host key " +
 					"to pin (for a device that the provider's `known_hosts_file` does not list); a device imported with a " +
 					"non-default `state_dir` or `lxc_path` is planned for replacement.",
-				Computed:            true,
+				Computed: true,
 			},
 			"host": schema.StringAttribute{
 				MarkdownDescription: "Host name, IPv4 or IPv6 address of the device (an IPv6 address without brackets). " +
