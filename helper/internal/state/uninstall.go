@@ -69,6 +69,8 @@ func (d Dir) remove() error {
 	if err := d.checkOwnEntries(); err != nil {
 		return err
 	}
+	// NOTE: checkOwnEntries looks at the top level only, so files that someone put inside the
+	// helper's own folders (bin, images, ...) are removed with them.
 	if err := removeContents(d.Path); err != nil {
 		return fmt.Errorf("remove state folder %s: %w", d.Path, err)
 	}
