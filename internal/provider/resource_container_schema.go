@@ -20,8 +20,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	"github.com/iotfleet/terraform-provider-iotfleet/internal/device"
 )
 
 // Defaults of the hardening attributes, shown in every plan.
@@ -118,60 +116,8 @@ func (r *containerResource) Schema(ctx context.Context, _ resource.SchemaRequest
 }
 
 func containerDeviceAttribute() schema.SingleNestedAttribute {
-	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
-	return schema.SingleNestedAttribute{
-		MarkdownDescription: "The device to run on, usually `iotfleet_device.<name>.target`. Changing its host, " +
-			"port, `state_dir` or `lxc_path` replaces the container; `user`, `host_key` and `arch` change in place.",
-		Required: true,
-		Attributes: map[string]schema.Attribute{
-			"host": schema.StringAttribute{
-				MarkdownDescription: targetDescriptions["host"],
-				Required:            true,
-				Validators:          []validator.String{hostValidator()},
-				PlanModifiers:       replace,
-			},
-			"port": schema.Int64Attribute{
-				MarkdownDescription: targetDescriptions["port"] + " Defaults to `22`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             int64default.StaticInt64(device.DefaultPort),
-				Validators:          []validator.Int64{int64validator.Between(1, 65535)},
-				PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
-			},
-			"user": schema.StringAttribute{
-				MarkdownDescription: targetDescriptions["user"] + " Defaults to the provider's `user`.",
-				Optional:            true,
-				Computed:            true,
-				Validators:          []validator.String{userValidator()},
-			},
-			"host_key": schema.StringAttribute{
-				MarkdownDescription: targetDescriptions["host_key"] + " When unset, the key must be listed in the " +
-					"provider's `known_hosts_file`.",
-				Optional:   true,
-				Validators: []validator.String{hostKeyValidator()},
-			},
-			"arch": schema.StringAttribute{
-				MarkdownDescription: targetDescriptions["arch"],
-				Optional:            true,
-			},
-			"state_dir": schema.StringAttribute{
-				MarkdownDescription: targetDescriptions["state_dir"] + " Defaults to `" + device.DefaultStateDir + "`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(device.DefaultStateDir),
-				Validators:          []validator.String{devicePathValidator()},
-				PlanModifiers:       replace,
-			},
-			"lxc_path": schema.StringAttribute{
-				MarkdownDescription: targetDescriptions["lxc_path"] + " Defaults to `" + device.DefaultLXCPath + "`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(device.DefaultLXCPath),
-				Validators:          []validator.String{devicePathValidator()},
-				PlanModifiers:       replace,
-			},
-		},
-	}
+	return deviceAttribute("The device to run on, usually `iotfleet_device.<name>.target`. Changing its host, " +
+		"port, `state_dir` or `lxc_path` replaces the container; `user`, `host_key` and `arch` change in place.")
 }
 
 func containerRootfsAttribute() schema.SingleNestedAttribute {

@@ -11,8 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
@@ -20,7 +18,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/iotfleet/terraform-provider-iotfleet/internal/device"
 	"github.com/iotfleet/terraform-provider-iotfleet/internal/protocol"
 )
 
@@ -233,61 +230,14 @@ func seccompRulesAttribute() schema.ListNestedAttribute {
 }
 
 func seccompProfileDeviceAttribute() schema.SingleNestedAttribute {
-	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
-	return schema.SingleNestedAttribute{
-		MarkdownDescription: "The device to write the profile to, usually `iotfleet_device.<name>.target`. Changing its " +
-			"host, port, `state_dir` or `lxc_path` replaces the profile; `user`, `host_key` and `arch` change in place.",
-		Required: true,
-		Attributes: map[string]schema.Attribute{
-			"host": schema.StringAttribute{
-				MarkdownDescription: targetDescriptions["host"],
-				Required:            true,
-				Validators:          []validator.String{hostValidator()},
-				PlanModifiers:       replace,
-			},
-			"port": schema.Int64Attribute{
-				MarkdownDescription: targetDescriptions["port"] + " Defaults to `22`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             int64default.StaticInt64(device.DefaultPort),
-				Validators:          []validator.Int64{int64validator.Between(1, 65535)},
-				PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
-			},
-			"user": schema.StringAttribute{
-				MarkdownDescription: targetDescriptions["user"] + " Defaults to the provider's `user`.",
-				Optional:            true,
-				Computed:            true,
-				Validators:          []validator.String{userValidator()},
-			},
-			"host_key": schema.StringAttribute{
-				MarkdownDescription: targetDescriptions["host_key"] + " When unset, the key must be listed in the " +
-					"provider's `known_hosts_file`.",
-				Optional:   true,
-				Validators: []validator.String{hostKeyValidator()},
-			},
-			"arch": schema.StringAttribute{
-				MarkdownDescription: targetDescriptions["arch"] + " When it is unknown at plan time, the policy is " +
-					"rendered and checked at apply time, before anything is written to the device.",
-				Optional: true,
-			},
-			"state_dir": schema.StringAttribute{
-				MarkdownDescription: targetDescriptions["state_dir"] + " Defaults to `" + device.DefaultStateDir + "`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(device.DefaultStateDir),
-				Validators:          []validator.String{devicePathValidator()},
-				PlanModifiers:       replace,
-			},
-			"lxc_path": schema.StringAttribute{
-				MarkdownDescription: targetDescriptions["lxc_path"] + " Defaults to `" + device.DefaultLXCPath + "`.",
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(device.DefaultLXCPath),
-				Validators:          []validator.String{devicePathValidator()},
-				PlanModifiers:       replace,
-			},
-		},
+	attribute := deviceAttribute("The device to write the profile to, usually `iotfleet_device.<name>.target`. Changing its " +
+		"host, port, `state_dir` or `lxc_path` replaces the profile; `user`, `host_key` and `arch` change in place.")
+	attribute.Attributes["arch"] = schema.StringAttribute{
+		MarkdownDescription: targetDescriptions["arch"] + " When it is unknown at plan time, the policy is " +
+			"rendered and checked at apply time, before anything is written to the device.",
+		Optional: true,
 	}
+	return attribute
 }
 
 // seccompSyscallNamesValidator rejects set elements that cannot be syscall names at all. Whether
