@@ -160,7 +160,7 @@ func normalizedHostKey(key string) string {
 	return normalized
 }
 
-// readFacts asks the helper who it is and what the device offers, and stores both in m.
+// readFacts reads the helper version and the device facts from the helper and stores them in m.
 func readFacts(ctx context.Context, client *device.Client, m *deviceResourceModel) error {
 	var hello protocol.HelloResult
 	if err := client.Call(ctx, protocol.OpHello, nil, &hello); err != nil {

@@ -62,7 +62,7 @@ type providerModel struct {
 	MaxSessions          types.Int64  `tfsdk:"max_sessions"`
 }
 
-// providerData is what Configure hands every resource.
+// providerData is the value that Configure passes to every resource.
 type providerData struct {
 	pool        *device.Pool
 	defaultUser string

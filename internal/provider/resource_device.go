@@ -26,7 +26,7 @@ var (
 )
 
 // privateRejectedHostKey is the private state key under which Read records that the device
-// offered a host key other than the pinned one; the value is the quoted error message.
+// offered a host key other than the pinned one. Its value is the quoted error message.
 const privateRejectedHostKey = "rejected_host_key"
 
 type deviceResource struct {
@@ -120,7 +120,7 @@ func (r *deviceResource) Read(ctx context.Context, req resource.ReadRequest, res
 
 	if sum != "" {
 		if err := readFacts(ctx, client, &state); err != nil {
-			tflog.Warn(ctx, "installed helper does not answer; the next apply replaces it", map[string]any{
+			tflog.Warn(ctx, "installed helper returned no response; the next apply replaces it", map[string]any{
 				"device": target.ID(), "error": err.Error(),
 			})
 			state.HelperVersion = types.StringValue("")
@@ -236,7 +236,7 @@ func (r *deviceResource) apply(ctx context.Context, plan *deviceResourceModel, d
 		"device": target.ID(), "helper_sha256": status.SHA256, "uploaded": status.Uploaded,
 	})
 
-	// Values the plan already knows stay as planned: Terraform rejects an apply whose result
+	// Values known in the plan stay as planned, because Terraform rejects an apply whose result
 	// differs from a known planned value, and a saved plan may be applied long after it was made.
 	fresh := *plan
 	if err := readFacts(ctx, client, &fresh); err != nil {

@@ -98,7 +98,7 @@ func within(p, dir string) bool {
 
 func validateHostKey(key string) error {
 	if _, err := device.NormalizeHostKey(key); err != nil {
-		return fmt.Errorf("%w; paste one line as ssh-keyscan prints it or as a .pub file holds it, for example \"ssh-ed25519 AAAAC3Nza...\"", err)
+		return fmt.Errorf("%w; set one line in the form that ssh-keyscan prints or that a .pub file contains, for example \"ssh-ed25519 AAAAC3Nza...\"", err)
 	}
 	return nil
 }
