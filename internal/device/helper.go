@@ -27,8 +27,8 @@ const helperDirMode fs.FileMode = 0o755
 // missing or not executable. Such errors also match fs.ErrNotExist.
 var ErrHelperMissing = errors.New("helper is not installed")
 
-// staleUploadAge is how old a temporary upload must be before an install removes it. A younger
-// one may belong to an install that another Terraform run is doing at the same time.
+// staleUploadAge is the minimum age of a temporary upload that an install removes. A younger one
+// may belong to an install that another Terraform run is doing at the same time.
 const staleUploadAge = 10 * time.Minute
 
 // HelperStatus describes the helper on a device after EnsureHelper.

@@ -122,7 +122,8 @@ func (c Config) lines() []string {
 	add("lxc.pty.max", 16)
 	add("lxc.console.path", "none")
 	if len(c.Network) == 0 {
-		// An empty network has only the loopback interface, which LXC leaves down unless told.
+		// An empty network has only the loopback interface, which LXC leaves down unless its
+		// flags say up.
 		add("lxc.net.0.type", "empty")
 		add("lxc.net.0.flags", "up")
 	}
