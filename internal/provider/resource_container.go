@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -198,18 +197,8 @@ func (r *containerResource) ImportState(ctx context.Context, req resource.Import
 		return
 	}
 
-	// The host key stays unset, so the provider's known_hosts_file verifies the device.
-	deviceObject := types.ObjectValueMust(targetAttrTypes, map[string]attr.Value{
-		"host":      types.StringValue(host),
-		"port":      types.Int64Value(int64(port)),
-		"user":      types.StringValue(user),
-		"host_key":  types.StringNull(),
-		"state_dir": types.StringValue(device.DefaultStateDir),
-		"lxc_path":  types.StringValue(device.DefaultLXCPath),
-		"arch":      types.StringNull(),
-	})
 	target := device.Target{Host: host, Port: port, User: user}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("device"), deviceObject)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("device"), importedDeviceObject(user, host, port))...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), containerID(target, name))...)
 }

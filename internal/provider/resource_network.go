@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -158,17 +157,7 @@ func (r *networkResource) ImportState(ctx context.Context, req resource.ImportSt
 		return
 	}
 
-	// host_key and arch stay null; Read fills them from the connection.
-	deviceObject := types.ObjectValueMust(targetAttrTypes, map[string]attr.Value{
-		"host":      types.StringValue(host),
-		"port":      types.Int64Value(int64(port)),
-		"user":      types.StringValue(user),
-		"host_key":  types.StringNull(),
-		"state_dir": types.StringValue(device.DefaultStateDir),
-		"lxc_path":  types.StringValue(device.DefaultLXCPath),
-		"arch":      types.StringNull(),
-	})
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("device"), deviceObject)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("device"), importedDeviceObject(user, host, port))...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 }
 

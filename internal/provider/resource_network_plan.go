@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -254,25 +253,6 @@ func networkTarget(ctx context.Context, m networkResourceModel, defaultUser stri
 // networkID returns the ID of a network: its device's ID and its name.
 func networkID(target device.Target, name string) string {
 	return target.ID() + "/" + name
-}
-
-// parseNetworkID parses an import ID of the form user@host:port/name. The device part follows
-// parseDeviceID, so user and port may be left out and an IPv6 host goes in brackets.
-func parseNetworkID(id, defaultUser string) (user, host string, port int, name string, err error) {
-	const form = "use user@host:port/name, for example root@192.0.2.10:22/lan0 or root@[2001:db8::10]:22/lan0"
-	// Neither a host nor a network name contains "/", so the first one separates them.
-	deviceID, name, found := strings.Cut(id, "/")
-	if !found {
-		return "", "", 0, "", fmt.Errorf("invalid import ID %q: the network name is missing; %s", id, form)
-	}
-	if err := protocol.ValidateNetworkName(name); err != nil {
-		return "", "", 0, "", fmt.Errorf("invalid import ID %q: %w", id, err)
-	}
-	user, host, port, err = parseDeviceID(deviceID, defaultUser)
-	if err != nil {
-		return "", "", 0, "", err
-	}
-	return user, host, port, name, nil
 }
 
 // completeImportedDevice fills the host key and architecture of a device object that an

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -159,32 +157,12 @@ func (r *seccompProfileResource) Delete(ctx context.Context, req resource.Delete
 // ImportState reads an ID of the form user@host:port/name. The device's state_dir and
 // lxc_path take their defaults; Read fills its host key and architecture from the device.
 func (r *seccompProfileResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	address, name, ok := strings.Cut(req.ID, "/")
-	if !ok {
-		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import ID %q has no profile name: use "+
-			"user@host:port/name, for example root@192.0.2.10:22/web.", req.ID))
-		return
-	}
-	if err := protocol.ValidateProfileName(name); err != nil {
-		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import ID %q: %v.", req.ID, err))
-		return
-	}
-	user, host, port, err := parseDeviceID(address, r.data.defaultUser)
+	user, host, port, name, err := parseObjectID(req.ID, "profile", protocol.ValidateProfileName, r.data.defaultUser)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid Import ID", err.Error())
 		return
 	}
-
-	object, diags := types.ObjectValue(targetAttrTypes, map[string]attr.Value{
-		"host":      types.StringValue(host),
-		"port":      types.Int64Value(int64(port)),
-		"user":      types.StringValue(user),
-		"host_key":  types.StringNull(),
-		"state_dir": types.StringValue(device.DefaultStateDir),
-		"lxc_path":  types.StringValue(device.DefaultLXCPath),
-		"arch":      types.StringNull(),
-	})
-	resp.Diagnostics.Append(diags...)
+	object := importedDeviceObject(user, host, port)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("device"), object)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)

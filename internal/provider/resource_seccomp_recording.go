@@ -3,17 +3,13 @@ package provider
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/iotfleet/terraform-provider-iotfleet/internal/device"
 	"github.com/iotfleet/terraform-provider-iotfleet/internal/protocol"
 )
 
@@ -207,32 +203,12 @@ func (r *seccompRecordingResource) Delete(ctx context.Context, req resource.Dele
 // everything else from the stored result. timeout_seconds and triggers are not stored, so they
 // stay unset.
 func (r *seccompRecordingResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	address, name, ok := strings.Cut(req.ID, "/")
-	if !ok {
-		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import ID %q has no recording name: use "+
-			"user@host:port/name, for example root@192.0.2.10:22/web.", req.ID))
-		return
-	}
-	if err := protocol.ValidateRecordingName(name); err != nil {
-		resp.Diagnostics.AddError("Invalid Import ID", fmt.Sprintf("Import ID %q: %v.", req.ID, err))
-		return
-	}
-	user, host, port, err := parseDeviceID(address, r.data.defaultUser)
+	user, host, port, name, err := parseObjectID(req.ID, "recording", protocol.ValidateRecordingName, r.data.defaultUser)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid Import ID", err.Error())
 		return
 	}
-
-	object, diags := types.ObjectValue(targetAttrTypes, map[string]attr.Value{
-		"host":      types.StringValue(host),
-		"port":      types.Int64Value(int64(port)),
-		"user":      types.StringValue(user),
-		"host_key":  types.StringNull(),
-		"state_dir": types.StringValue(device.DefaultStateDir),
-		"lxc_path":  types.StringValue(device.DefaultLXCPath),
-		"arch":      types.StringNull(),
-	})
-	resp.Diagnostics.Append(diags...)
+	object := importedDeviceObject(user, host, port)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("device"), object)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
