@@ -72,7 +72,14 @@ func (f *subIDFiles) update(change func(string) string) error {
 		if updated == f.content[i] {
 			continue
 		}
-		if err := writeSubIDFile(path, []byte(updated)); err != nil {
+		err := atomicfile.WriteFile(path, []byte(updated), 0o644)
+		if errors.Is(err, syscall.EBUSY) {
+			// Rewriting in place instead would race with newuidmap and newgidmap, which read
+			// the file without this lock.
+			return fmt.Errorf("update %s: it is a mount point, which cannot be replaced atomically; "+
+				"make it a regular file: %w", path, err)
+		}
+		if err != nil {
 			return fmt.Errorf("update %s: %w", path, err)
 		}
 		f.content[i] = updated
@@ -82,27 +89,4 @@ func (f *subIDFiles) update(change func(string) string) error {
 
 func entryFor(r Range) SubIDEntry {
 	return SubIDEntry{Owner: subIDOwner, Start: r.Start, Count: r.Size}
-}
-
-// writeSubIDFile replaces the content of a subuid or subgid file. A file that is a mount point,
-// as in some containers and test setups, cannot be renamed over, so it is rewritten in place;
-// the caller holds the lock, so no reader of ours sees it half written.
-func writeSubIDFile(path string, data []byte) error {
-	err := atomicfile.WriteFile(path, data, 0o644)
-	if !errors.Is(err, syscall.EBUSY) {
-		return err
-	}
-	file, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := file.Write(data); err != nil {
-		file.Close()
-		return err
-	}
-	if err := file.Sync(); err != nil {
-		file.Close()
-		return err
-	}
-	return file.Close()
 }
