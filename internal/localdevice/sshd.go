@@ -190,7 +190,7 @@ func (d *Device) waitReady(ctx context.Context) error {
 	}
 
 	if d.liveSSHD() == 0 {
-		return fmt.Errorf("sshd on %s answers, but PID %d is not %s in namespace %s",
+		return fmt.Errorf("sshd on %s responds, but PID %d is not %s in namespace %s",
 			address, d.PID, sshdPath, d.Namespace)
 	}
 	return nil

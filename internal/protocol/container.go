@@ -120,7 +120,7 @@ type File struct {
 	GID int `json:"gid"`
 }
 
-// ContainerState is what the helper observes of a container.
+// ContainerState is the helper's observation of a container.
 type ContainerState struct {
 	Name string `json:"name"`
 

@@ -79,7 +79,7 @@ type NetworkSpec struct {
 	MTU int `json:"mtu,omitempty"`
 }
 
-// NetworkState is what the helper observes of a network next to its recorded spec.
+// NetworkState is the helper's observation of a network, next to its recorded spec.
 type NetworkState struct {
 	// Spec is the spec that the network was last applied with.
 	Spec NetworkSpec `json:"spec"`

@@ -69,7 +69,7 @@ func checkHelperOnDevice(t *testing.T, dev *localdevice.Device) resource.TestChe
 	}
 }
 
-// checkFactsMatchDevice compares the reported facts with what the device says on its own.
+// checkFactsMatchDevice compares the reported facts with the device's own commands' output.
 func checkFactsMatchDevice(t *testing.T, dev *localdevice.Device) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		layout := "v1"

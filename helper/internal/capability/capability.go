@@ -21,7 +21,7 @@ var names = []string{
 	"wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
 }
 
-// LastCapFile is where the kernel reports its highest capability number.
+// LastCapFile is the file in which the kernel reports its highest capability number.
 const LastCapFile = "/proc/sys/kernel/cap_last_cap"
 
 // Number returns the number of the capability name ("net_raw" is 13).

@@ -29,7 +29,7 @@ type BootHook struct {
 	// SystemdRunDir exists only while systemd is the init system.
 	SystemdRunDir string
 
-	// UnitDir is where the unit is installed.
+	// UnitDir is the folder that the unit is installed in.
 	UnitDir string
 }
 

@@ -16,7 +16,7 @@ import (
 // netLinkKey matches the LXC key that names the bridge of a container's NIC.
 var netLinkKey = regexp.MustCompile(`^lxc\.net\.[0-9]+\.link$`)
 
-// containerConfig is what the network package reads from one container's LXC configuration.
+// containerConfig is the part of one container's LXC configuration that the network package reads.
 type containerConfig struct {
 	name string
 

@@ -131,7 +131,7 @@ func prefixOf(addr netlink.Addr) netip.Prefix {
 	return netip.PrefixFrom(ip.Unmap(), bits)
 }
 
-// bridgeView is what Get observes of a network's bridge.
+// bridgeView is Get's observation of a network's bridge.
 type bridgeView struct {
 	present   bool
 	addresses []string

@@ -28,7 +28,7 @@ const (
 	portHookFile  = "port-up"
 )
 
-// Record is what the state folder keeps of one network.
+// Record is the state folder's entry for one network.
 type Record struct {
 	Spec protocol.NetworkSpec `json:"spec"`
 

@@ -6,7 +6,7 @@ import (
 	"github.com/iotfleet/terraform-provider-iotfleet/internal/protocol"
 )
 
-// RunCounts is what one run recorded.
+// RunCounts is the syscall counts of one run.
 type RunCounts struct {
 	Run    protocol.RecordingRun
 	Counts map[Call]uint64
