@@ -144,6 +144,10 @@ func printEnv(root, name string, stdout io.Writer) error {
 		{"IOTFLEET_PORT", strconv.Itoa(d.Port)},
 		{"IOTFLEET_HOST_KEY", d.HostPublicKey},
 		{"IOTFLEET_PRIVATE_KEY_FILE", d.ClientKeyPath},
+		// The host side of the device's link: outside the device, as a server behind its
+		// uplink would be.
+		{"IOTFLEET_OUTSIDE_ADDRESS", d.HostIP.String()},
+		{"IOTFLEET_DEVICE_DIR", d.Dir},
 	}
 	for _, v := range vars {
 		if _, err := fmt.Fprintf(stdout, "export %s=%s\n", v.name, shellQuote(v.value)); err != nil {

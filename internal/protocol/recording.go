@@ -3,6 +3,8 @@ package protocol
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -24,9 +26,24 @@ const (
 	OpRecordingDelete = "recording.delete"
 )
 
-// MechanismPtrace is the only recording mechanism: a tracer that follows every process of the
-// workload, with a seccomp filter that stops each of them at every syscall entry.
-const MechanismPtrace = "ptrace"
+// Recording mechanisms: RecordingRunParams.Mechanism asks for one, RecordingResult.Mechanism
+// reports the one used.
+const (
+	// MechanismAuto, or an empty Mechanism, lets the helper probe the kernel and use
+	// MechanismEBPF where it loads, MechanismPtrace otherwise.
+	MechanismAuto = "auto"
+
+	// MechanismEBPF counts calls in the kernel with a BPF program on the sys_enter raw
+	// tracepoint that selects the container by its cgroup v2 ID.
+	MechanismEBPF = "ebpf"
+
+	// MechanismPtrace is a tracer that follows every process of the workload, with a seccomp
+	// filter that stops each of them at every syscall entry.
+	MechanismPtrace = "ptrace"
+)
+
+// ValidMechanisms lists the values RecordingRunParams.Mechanism accepts besides "".
+var ValidMechanisms = []string{MechanismAuto, MechanismEBPF, MechanismPtrace}
 
 // Workload kinds of a recording.
 const (
@@ -98,6 +115,9 @@ type RecordingRunParams struct {
 	// kills a workload that is still running then. Zero means DurationSeconds plus 30 for
 	// WorkloadStart and DefaultRecordingTimeout for WorkloadCommand.
 	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
+
+	// Mechanism is one of ValidMechanisms; "" means MechanismAuto.
+	Mechanism string `json:"mechanism,omitempty"`
 }
 
 // Workload returns WorkloadStart or WorkloadCommand.
@@ -154,6 +174,10 @@ func (p RecordingRunParams) Validate() error {
 		return fmt.Errorf("recording %q: timeout_seconds %d must exceed duration_seconds %d, "+
 			"because the timeout also bounds the container's stop", p.Name, p.TimeoutSeconds, p.DurationSeconds)
 	}
+	if p.Mechanism != "" && !slices.Contains(ValidMechanisms, p.Mechanism) {
+		return fmt.Errorf("recording %q: unknown mechanism %q: use one of %s",
+			p.Name, p.Mechanism, strings.Join(ValidMechanisms, ", "))
+	}
 	return validateRecordingCommand(p.Name, p.Command)
 }
 
@@ -188,7 +212,7 @@ type RecordingResult struct {
 	Name      string `json:"name"`
 	Container string `json:"container"`
 
-	// Mechanism is MechanismPtrace.
+	// Mechanism is MechanismEBPF or MechanismPtrace.
 	Mechanism string `json:"mechanism"`
 
 	// Arch is the device's native seccomp ABI, such as "x86_64".
