@@ -5,6 +5,7 @@
 #                            then check the device
 #   scripts/demo.sh update   record revision 2 of the workload, show the plan it makes, apply it
 #   scripts/demo.sh down     destroy the example's resources and stop the device
+#   scripts/demo.sh check    run up, update and down on a device and folder of their own
 # `make demo` builds the provider first; run this script directly only after `make build`.
 set -euo pipefail
 
@@ -58,9 +59,18 @@ start_upstream() {
 	: >"$upstream_log"
 	busybox httpd -f -v -p "$IOTFLEET_OUTSIDE_ADDRESS:$upstream_port" -h "$dir" 2>>"$upstream_log" &
 	upstream_pid=$!
-	trap stop_upstream EXIT
 	upstream_page=$(<"$dir/index.html")
 }
+
+# on_exit stops the upstream server and, after a check, removes what the check made.
+on_exit() {
+	stop_upstream
+	if [[ -n ${check_dir-} ]]; then
+		down
+		rm -rf "$check_dir"
+	fi
+}
+trap on_exit EXIT
 
 stop_upstream() {
 	if [[ -n ${upstream_pid-} ]]; then
@@ -288,12 +298,25 @@ down() {
 	rm -f "$workdir"/terraform.tfstate "$workdir"/terraform.tfstate.backup
 }
 
+# check runs the demo the way the README describes it, on a device named demo-check and a copy
+# of the example, so that `make test` proves the README's first command without touching a
+# demo that is running.
+check() {
+	name=demo-check
+	check_dir=$(mktemp -d)
+	workdir=$check_dir
+	cp "$repo/examples/demo/main.tf" "$workdir/"
+	up
+	update
+}
+
 case ${1-} in
 up) up ;;
 update) update ;;
 down) down ;;
+check) check ;;
 *)
-	echo "usage: $0 up|update|down" >&2
+	echo "usage: $0 up|update|down|check" >&2
 	exit 2
 	;;
 esac
