@@ -64,25 +64,49 @@ func (f *subIDFiles) remove(r Range) error {
 }
 
 // update writes the subgid file before the subuid file. The subuid file is the lock, and its
-// rename lets the next waiter in, so it has to come last.
+// rename lets the next waiter in, so it has to come last. When a write fails, the file written
+// before it gets its old content back, so the two files never disagree.
 func (f *subIDFiles) update(change func(string) string) error {
+	written := f.content
 	for i := len(f.paths) - 1; i >= 0; i-- {
-		path := f.paths[i]
 		updated := change(f.content[i])
 		if updated == f.content[i] {
 			continue
 		}
-		err := atomicfile.WriteFile(path, []byte(updated), 0o644)
-		if errors.Is(err, syscall.EBUSY) {
-			// Rewriting in place instead would race with newuidmap and newgidmap, which read
-			// the file without this lock.
-			return fmt.Errorf("update %s: it is a mount point, which cannot be replaced atomically; "+
-				"make it a regular file: %w", path, err)
+		if err := writeSubIDFile(f.paths[i], updated); err != nil {
+			return errors.Join(err, f.restore(written))
 		}
-		if err != nil {
-			return fmt.Errorf("update %s: %w", path, err)
+		written[i] = updated
+	}
+	f.content = written
+	return nil
+}
+
+// restore writes the loaded content back to each file that written shows as changed.
+func (f *subIDFiles) restore(written [2]string) error {
+	var errs []error
+	for i, path := range f.paths {
+		if written[i] == f.content[i] {
+			continue
 		}
-		f.content[i] = updated
+		if err := atomicfile.WriteFile(path, []byte(f.content[i]), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("restore %s: %w", path, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeSubIDFile replaces path with content through a rename.
+func writeSubIDFile(path, content string) error {
+	err := atomicfile.WriteFile(path, []byte(content), 0o644)
+	if errors.Is(err, syscall.EBUSY) {
+		// Rewriting in place instead would race with newuidmap and newgidmap, which read the
+		// file without this lock.
+		return fmt.Errorf("update %s: it is a mount point, which cannot be replaced atomically; "+
+			"make it a regular file: %w", path, err)
+	}
+	if err != nil {
+		return fmt.Errorf("update %s: %w", path, err)
 	}
 	return nil
 }
