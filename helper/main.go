@@ -70,7 +70,22 @@ func serve(stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
+	// With a SIGPIPE handler, a write to a pipe without a reader fails with EPIPE. Without one,
+	// the Go runtime kills the helper at its first write to a closed stdout or stderr, even in
+	// the middle of a cleanup. A handler rather than signal.Ignore keeps SIGPIPE's default action
+	// in the programs that the helper starts, and so in recorded workloads.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+
 	log := slog.New(slog.NewTextHandler(stderr, nil)).With("helper_version", version)
+	if out, ok := stdout.(*os.File); ok {
+		watched, stopWatch, err := server.WatchHangup(ctx, out, log)
+		if err != nil {
+			log.Error("serve failed", "error", err)
+			return 1
+		}
+		defer stopWatch()
+		ctx = watched
+	}
 	registry := server.NewRegistry()
 	ops.Device{Facts: facts.NewHost(liblxc.Version)}.Register(registry)
 	ops.Profile{}.Register(registry)

@@ -59,7 +59,8 @@ func (c *Client) Machine(ctx context.Context) (string, error) {
 // *ssh.ExitError when the command exited with a non-zero status. Stdout beyond maxStdout is
 // an error, and ends the session; stderr beyond maxStderrSize is dropped.
 // Cancelling ctx closes the session and returns at once. OpenSSH then closes the command's
-// pipes but does not signal it, so a helper call that already started runs to its end.
+// pipes without signalling it; the helper notices that its stdout lost its reader and cancels
+// the calls it runs.
 func (c *Client) run(
 	ctx context.Context, command string, stdin []byte, maxStdout int,
 ) ([]byte, string, error) {

@@ -146,8 +146,8 @@ func (s *Server) dispatch(ctx context.Context, env *Env, call protocol.Call) (js
 		return nil, protocol.Errorf(protocol.CodeUnknownOp, "unknown operation %q; helper %s supports %s",
 			call.Op, s.HelperVersion, strings.Join(s.Registry.Ops(), ", "))
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%s not run: helper interrupted: %w", call.Op, err)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s not run: helper interrupted: %w", call.Op, context.Cause(ctx))
 	}
 
 	value, err := runHandler(ctx, env, call, handler)
