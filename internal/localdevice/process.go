@@ -177,12 +177,18 @@ func (d *Device) stopProcesses(ctx context.Context, sshdPID int) error {
 			return fmt.Errorf("stop processes: %w", err)
 		}
 		handles = append(handles, d.ownChild()...)
-		if len(handles) == 0 {
-			return nil
+		// A zombie needs no signal. sshd stays one until this process reaps it, and counting
+		// it would make every round find it again.
+		live := waitExit(ctx, handles, 0)
+		var running []int
+		if len(live) > 0 {
+			running, err = terminate(ctx, live)
 		}
-		running, err := terminate(ctx, handles)
 		for _, h := range handles {
 			h.close()
+		}
+		if len(live) == 0 {
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("stop processes: %w", err)
