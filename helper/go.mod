@@ -3,6 +3,7 @@ module github.com/iotfleet/terraform-provider-iotfleet/helper
 go 1.26.0
 
 require (
+	github.com/cilium/ebpf v0.22.0
 	github.com/iotfleet/terraform-provider-iotfleet v0.0.0
 	github.com/lxc/go-lxc v0.0.0-20220627182551-ad3d9f7cb822
 	github.com/ulikunitz/xz v0.5.17

@@ -11,10 +11,12 @@ import (
 // Operations on syscall recordings. A recording lives in <state_dir>/recordings/<name>/ as
 // result.json, the RecordingResult of its last successful run.
 const (
-	// OpRecordingRun runs a container's workload under ptrace RecordingRunParams.Runs times,
-	// replaces the recording's result with the union of those runs and returns RecordingState.
-	// It fails with CodeNotFound when the container does not exist and with CodeConflict when
-	// the container is in the wrong state for the workload.
+	// OpRecordingRun runs a container's workload RecordingRunParams.Runs times under the
+	// recording mechanism that RecordingRunParams.Mechanism selects, replaces the recording's
+	// result with the union of those runs and returns RecordingState. It fails with
+	// CodeNotFound when the container does not exist, with CodeConflict when the container is
+	// in the wrong state for the workload, and with CodeInvalid when MechanismEBPF was asked
+	// for and cannot record on the device.
 	OpRecordingRun = "recording.run"
 
 	// OpRecordingGet returns the RecordingState, or CodeNotFound when the recording does not
@@ -26,7 +28,7 @@ const (
 	OpRecordingDelete = "recording.delete"
 )
 
-// Recording mechanisms: RecordingRunParams.Mechanism asks for one, RecordingResult.Mechanism
+// Recording mechanisms: RecordingRunParams.Mechanism requests one, RecordingResult.Mechanism
 // reports the one used.
 const (
 	// MechanismAuto, or an empty Mechanism, lets the helper probe the kernel and use
@@ -34,7 +36,7 @@ const (
 	MechanismAuto = "auto"
 
 	// MechanismEBPF counts calls in the kernel with a BPF program on the sys_enter raw
-	// tracepoint that selects the container by its cgroup v2 ID.
+	// tracepoint, which counts only the tasks in the workload's cgroup v2 and below it.
 	MechanismEBPF = "ebpf"
 
 	// MechanismPtrace is a tracer that follows every process of the workload, with a seccomp
@@ -254,7 +256,8 @@ type RecordingRun struct {
 	// signal ended it.
 	ExitCode int `json:"exit_code"`
 
-	// Processes counts the processes and threads that the tracer saw, LXC's own included.
+	// Processes counts processes and threads. Under MechanismPtrace it counts those the tracer
+	// followed, LXC's own included. Under MechanismEBPF it counts the workload's from its exec on.
 	Processes int `json:"processes"`
 
 	// Calls counts the recorded syscalls.

@@ -6,11 +6,15 @@
 //
 // It is built statically (CGO_ENABLED=0) for every architecture the helper supports and embedded
 // in the helper, which bind-mounts it read-only into each container.
+//
+// For the eBPF recorder it can also wait before the exec (see initspec.HoldEnv), and run as
+// "iotfleet-init --exec ARGV..." under lxc-attach to exec a recorded command.
 package main
 
 import (
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/iotfleet/terraform-provider-iotfleet/helper/internal/initspec"
@@ -22,7 +26,17 @@ const (
 	exitNotFound = 127
 )
 
+// The main goroutine stays on the process's first thread, so that a process name set with
+// prctl(PR_SET_NAME) shows in /proc/PID/comm.
+func init() {
+	runtime.LockOSThread()
+}
+
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == initspec.ExecFlag {
+		executeCommand(os.Args[2:])
+		return
+	}
 	data, err := os.ReadFile(initspec.SpecPath)
 	if err != nil {
 		fail(exitSpec, "read spec: "+err.Error())
@@ -37,6 +51,7 @@ func main() {
 			fail(exitSpec, err.Error())
 		}
 	}
+	waitForRecorder()
 	if len(spec.Argv) == 0 {
 		pause()
 		return

@@ -55,3 +55,12 @@ func TestLookPath(t *testing.T) {
 		t.Errorf("LookPath(missing) error = %v, want one naming the command", err)
 	}
 }
+
+func TestWithoutHold(t *testing.T) {
+	env := []string{"PATH=/bin", HoldEnv + "=abc", "HOME=/root", HoldEnv + "X=kept", HoldEnv + "="}
+	got := WithoutHold(env)
+	want := []string{"PATH=/bin", "HOME=/root", HoldEnv + "X=kept"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("WithoutHold(%q) = %q, want %q", env, got, want)
+	}
+}

@@ -1,6 +1,7 @@
 // Package record records the syscalls that a container's workload makes: it runs the workload
-// under ptrace, counts each syscall per ABI and stores the union of several runs in the state
-// folder, from which the provider builds a default-deny seccomp profile.
+// under eBPF programs or under ptrace, counts each syscall per ABI and stores the union of
+// several runs in the state folder, from which the provider builds a default-deny seccomp
+// profile.
 package record
 
 import (

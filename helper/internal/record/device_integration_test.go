@@ -17,6 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+
+	"github.com/iotfleet/terraform-provider-iotfleet/helper/internal/cgroup"
 	"github.com/iotfleet/terraform-provider-iotfleet/helper/internal/record"
 	"github.com/iotfleet/terraform-provider-iotfleet/internal/localdevice"
 	"github.com/iotfleet/terraform-provider-iotfleet/internal/protocol"
@@ -115,6 +119,11 @@ func buildHelper(t *testing.T) string {
 	return helperBin
 }
 
+// forTest returns d reporting to t, for use inside a subtest of the test that started d.
+func (d *testDevice) forTest(t *testing.T) *testDevice {
+	return &testDevice{Device: d.Device, t: t}
+}
+
 // call runs op in one helper request inside the device and decodes its data into out. It
 // returns the call's error result.
 func (d *testDevice) call(op string, params, out any) *protocol.Error {
@@ -192,6 +201,22 @@ func (d *testDevice) record(params protocol.RecordingRunParams) protocol.Recordi
 	d.do(protocol.OpRecordingRun, params, &state)
 	d.t.Logf("recording %s: %d run(s) in %s", params.Name, len(state.Result.Runs), time.Since(start).Round(time.Millisecond))
 	return state
+}
+
+// mechanisms returns the recording mechanisms to test. The eBPF one is left out, with the
+// reason in the log, where this machine cannot load its programs.
+func mechanisms(t *testing.T) []string {
+	t.Helper()
+	list := []string{protocol.MechanismPtrace}
+	if err := features.HaveProgramType(ebpf.RawTracepoint); err != nil {
+		t.Logf("testing ptrace only: the kernel cannot load BPF raw tracepoint programs: %v", err)
+		return list
+	}
+	if _, err := cgroup.UnifiedMountPoint(); err != nil {
+		t.Logf("testing ptrace only: %v", err)
+		return list
+	}
+	return append(list, protocol.MechanismEBPF)
 }
 
 // rootfs returns the container's rootfs folder on this machine.

@@ -25,18 +25,41 @@ func TestRecordContainerStart(t *testing.T) {
 	d := startDevice(t)
 	d.createContainer("shell", false, "/bin/sh", "-c", shellWorkload)
 
-	state := d.record(protocol.RecordingRunParams{Name: "shell", Container: "shell", DurationSeconds: 30, Runs: 2})
+	recorded := map[string]map[string]uint64{}
+	for _, mechanism := range mechanisms(t) {
+		t.Run(mechanism, func(t *testing.T) {
+			recorded[mechanism] = checkShellRecording(t, d.forTest(t), mechanism)
+		})
+	}
+	// The eBPF recorder counts from the workload's exec, ptrace from the exec of
+	// iotfleet-init before it, so ptrace records every name that eBPF records.
+	ebpfNames, ptraceNames := recorded[protocol.MechanismEBPF], recorded[protocol.MechanismPtrace]
+	if ebpfNames != nil && ptraceNames != nil {
+		for name := range ebpfNames {
+			if ptraceNames[name] == 0 {
+				t.Errorf("eBPF recorded %s, which ptrace did not; ptrace recorded %v", name, keys(ptraceNames))
+			}
+		}
+	}
+}
+
+// checkShellRecording records shellWorkload with mechanism, checks the result and returns the
+// recorded native names.
+func checkShellRecording(t *testing.T, d *testDevice, mechanism string) map[string]uint64 {
+	name := "shell-" + mechanism
+	state := d.record(protocol.RecordingRunParams{Name: name, Container: "shell", DurationSeconds: 30, Runs: 2,
+		Mechanism: mechanism})
 
 	result := state.Result
-	if result.Mechanism != protocol.MechanismPtrace || result.Workload != protocol.WorkloadStart {
-		t.Errorf("mechanism %q, workload %q; want ptrace and start", result.Mechanism, result.Workload)
+	if result.Mechanism != mechanism || result.Workload != protocol.WorkloadStart {
+		t.Errorf("mechanism %q, workload %q; want %s and start", result.Mechanism, result.Workload, mechanism)
 	}
 	if len(result.Runs) != 2 || result.Coverage.Runs != 2 {
 		t.Fatalf("runs = %+v, coverage %+v; want 2 runs", result.Runs, result.Coverage)
 	}
 	for i, run := range result.Runs {
-		if run.Outcome != protocol.RunExited || run.Calls == 0 {
-			t.Errorf("run %d = %+v; want the workload to exit by itself after recorded calls", i+1, run)
+		if run.Outcome != protocol.RunExited || run.Calls == 0 || run.Processes < 2 {
+			t.Errorf("run %d = %+v; want the workload to exit by itself after recorded calls of 2 or more processes", i+1, run)
 		}
 	}
 	native := result.Arch
@@ -58,7 +81,7 @@ func TestRecordContainerStart(t *testing.T) {
 	}
 
 	t.Run("stored", func(t *testing.T) {
-		data, err := os.ReadFile(filepath.Join(d.Dir, "iotfleet", "recordings", "shell", "result.json"))
+		data, err := os.ReadFile(filepath.Join(d.Dir, "iotfleet", "recordings", name, "result.json"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +90,7 @@ func TestRecordContainerStart(t *testing.T) {
 			t.Errorf("sha256 of result.json %x, want %s", sum, state.SHA256)
 		}
 		var got protocol.RecordingState
-		d.do(protocol.OpRecordingGet, protocol.RecordingName{Name: "shell"}, &got)
+		d.forTest(t).do(protocol.OpRecordingGet, protocol.RecordingName{Name: name}, &got)
 		if got.SHA256 != state.SHA256 || len(got.Result.Syscalls[native]) != len(result.Syscalls[native]) {
 			t.Errorf("get returned sha256 %s with %d names, want %s with %d", got.SHA256,
 				len(got.Result.Syscalls[native]), state.SHA256, len(result.Syscalls[native]))
@@ -77,16 +100,19 @@ func TestRecordContainerStart(t *testing.T) {
 		compareWithStrace(t, d, recorded)
 	})
 	t.Run("delete", func(t *testing.T) {
+		d := d.forTest(t)
 		var deleted protocol.RecordingDeleteResult
-		d.do(protocol.OpRecordingDelete, protocol.RecordingName{Name: "shell"}, &deleted)
+		d.do(protocol.OpRecordingDelete, protocol.RecordingName{Name: name}, &deleted)
 		if !deleted.Deleted {
 			t.Error("delete reported nothing deleted")
 		}
-		err := d.call(protocol.OpRecordingGet, protocol.RecordingName{Name: "shell"}, nil)
+		err := d.call(protocol.OpRecordingGet, protocol.RecordingName{Name: name}, nil)
 		if err == nil || err.Code != protocol.CodeNotFound {
 			t.Errorf("get after delete = %v, want not_found", err)
 		}
 	})
+	checkNoBPFHeld(t, d)
+	return recorded
 }
 
 // compareWithStrace runs the workload under strace -f, chrooted into the container's rootfs
@@ -170,14 +196,22 @@ func TestRecordCompatProgram(t *testing.T) {
 		t.Fatalf("copy the i386 program into the rootfs: %v", err)
 	}
 
-	state := d.record(protocol.RecordingRunParams{Name: "compat", Container: "compat", DurationSeconds: 30})
+	for _, mechanism := range mechanisms(t) {
+		t.Run(mechanism, func(t *testing.T) {
+			state := d.forTest(t).record(protocol.RecordingRunParams{Name: "compat-" + mechanism, Container: "compat",
+				DurationSeconds: 30, Mechanism: mechanism})
 
-	x86 := names(state, "x86")
-	if x86["getppid"] < 5 {
-		t.Errorf("x86:getppid counted %d times, want at least 5; x86 names %v", x86["getppid"], keys(x86))
-	}
-	if names(state, "x86_64")["execve"] == 0 {
-		t.Errorf("x86_64:execve of iotfleet-init not recorded")
+			x86 := names(state, "x86")
+			if x86["getppid"] < 5 {
+				t.Errorf("x86:getppid counted %d times, want at least 5; x86 names %v", x86["getppid"], keys(x86))
+			}
+			if names(state, "x86_64")["execve"] == 0 {
+				t.Errorf("x86_64:execve of the workload not recorded")
+			}
+			if names(state, "x86_64")["getppid"] != 0 {
+				t.Errorf("x86_64:getppid recorded, which only the i386 program calls, under x86")
+			}
+		})
 	}
 }
 
@@ -210,54 +244,70 @@ func TestRecordHungStartTimesOut(t *testing.T) {
 	// PID 1 ignores SIGTERM, so lxc-stop waits its full grace and the timeout comes first.
 	d.createContainer("hung", false, "/bin/sh", "-c", "trap '' TERM; ls /; sleep 1000")
 
-	start := time.Now()
-	state := d.record(protocol.RecordingRunParams{Name: "hung", Container: "hung", DurationSeconds: 1, TimeoutSeconds: 4})
-	elapsed := time.Since(start)
+	for _, mechanism := range mechanisms(t) {
+		t.Run(mechanism, func(t *testing.T) {
+			d := d.forTest(t)
+			start := time.Now()
+			state := d.record(protocol.RecordingRunParams{Name: "hung-" + mechanism, Container: "hung",
+				DurationSeconds: 1, TimeoutSeconds: 4, Mechanism: mechanism})
+			elapsed := time.Since(start)
 
-	if run := state.Result.Runs[0]; run.Outcome != protocol.RunTimedOut {
-		t.Errorf("outcome %q, want %q", run.Outcome, protocol.RunTimedOut)
+			if run := state.Result.Runs[0]; run.Outcome != protocol.RunTimedOut {
+				t.Errorf("outcome %q, want %q", run.Outcome, protocol.RunTimedOut)
+			}
+			if elapsed > 20*time.Second {
+				t.Errorf("recording took %s, want the 4 s timeout plus cleanup", elapsed)
+			}
+			if names(state, state.Result.Arch)["getdents64"] == 0 {
+				t.Error("calls before the timeout were not kept")
+			}
+			var container protocol.ContainerState
+			d.do(protocol.OpContainerGet, protocol.ContainerName{Name: "hung"}, &container)
+			if container.State != "STOPPED" {
+				t.Errorf("container state %s after the timeout, want STOPPED", container.State)
+			}
+			leftovers, err := cgroup.Leftovers("hung")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(leftovers) > 0 {
+				t.Errorf("cgroups left behind: %v", leftovers)
+			}
+			checkNoProcess(t, "sleep\x001000")
+			checkNoProcess(t, "lxc-start\x00-F\x00-n\x00hung")
+			checkNoBPFHeld(t, d)
+		})
 	}
-	if elapsed > 20*time.Second {
-		t.Errorf("recording took %s, want the 4 s timeout plus cleanup", elapsed)
-	}
-	if names(state, state.Result.Arch)["getdents64"] == 0 {
-		t.Error("calls before the timeout were not kept")
-	}
-	var container protocol.ContainerState
-	d.do(protocol.OpContainerGet, protocol.ContainerName{Name: "hung"}, &container)
-	if container.State != "STOPPED" {
-		t.Errorf("container state %s after the timeout, want STOPPED", container.State)
-	}
-	leftovers, err := cgroup.Leftovers("hung")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(leftovers) > 0 {
-		t.Errorf("cgroups left behind: %v", leftovers)
-	}
-	checkNoProcess(t, "sleep\x001000")
-	checkNoProcess(t, "lxc-start\x00-F\x00-n\x00hung")
 }
 
 func TestRecordHungCommandTimesOut(t *testing.T) {
 	d := startDevice(t)
 	d.createContainer("idle", true)
 
-	state := d.record(protocol.RecordingRunParams{
-		Name: "cmd", Container: "idle", Command: []string{"sleep", "999"}, TimeoutSeconds: 2,
-	})
+	for _, mechanism := range mechanisms(t) {
+		t.Run(mechanism, func(t *testing.T) {
+			d := d.forTest(t)
+			state := d.record(protocol.RecordingRunParams{
+				Name: "cmd-" + mechanism, Container: "idle", Command: []string{"sleep", "999"}, TimeoutSeconds: 2,
+				Mechanism: mechanism,
+			})
 
-	if run := state.Result.Runs[0]; run.Outcome != protocol.RunTimedOut {
-		t.Errorf("outcome %q, want %q", run.Outcome, protocol.RunTimedOut)
-	}
-	if names(state, state.Result.Arch)["nanosleep"] == 0 && names(state, state.Result.Arch)["clock_nanosleep"] == 0 {
-		t.Errorf("sleep's nanosleep not recorded: %v", keys(names(state, state.Result.Arch)))
-	}
-	checkNoProcess(t, "sleep\x00999")
-	var container protocol.ContainerState
-	d.do(protocol.OpContainerGet, protocol.ContainerName{Name: "idle"}, &container)
-	if container.State != "RUNNING" {
-		t.Errorf("container state %s after the command's timeout, want RUNNING", container.State)
+			if run := state.Result.Runs[0]; run.Outcome != protocol.RunTimedOut {
+				t.Errorf("outcome %q, want %q", run.Outcome, protocol.RunTimedOut)
+			}
+			recorded := names(state, state.Result.Arch)
+			if recorded["nanosleep"] == 0 && recorded["clock_nanosleep"] == 0 {
+				t.Errorf("sleep's nanosleep not recorded: %v", keys(recorded))
+			}
+			checkNoProcess(t, "sleep\x00999")
+			var container protocol.ContainerState
+			d.do(protocol.OpContainerGet, protocol.ContainerName{Name: "idle"}, &container)
+			if container.State != "RUNNING" {
+				t.Errorf("container state %s after the command's timeout, want RUNNING", container.State)
+			}
+			checkNoRecordingCgroup(t, "idle")
+			checkNoBPFHeld(t, d)
+		})
 	}
 }
 

@@ -60,6 +60,8 @@ type recorder struct {
 	tool   string
 	arch   seccomp.Arch
 	kernel string
+	// mechanism is protocol.MechanismEBPF or MechanismPtrace, chosen by record.
+	mechanism string
 }
 
 func newRecorder(env *server.Env, params protocol.RecordingRunParams) (*recorder, error) {
@@ -71,20 +73,28 @@ func newRecorder(env *server.Env, params protocol.RecordingRunParams) (*recorder
 	if err != nil {
 		return nil, fmt.Errorf("find %s: %w; install LXC's tools on the device", toolName, err)
 	}
-	var uts unix.Utsname
-	if err := unix.Uname(&uts); err != nil {
-		return nil, fmt.Errorf("read kernel name: %w", err)
-	}
-	arch, err := seccomp.ArchForMachine(unix.ByteSliceToString(uts.Machine[:]))
+	arch, kernel, err := kernelArch()
 	if err != nil {
 		return nil, err
 	}
 	return &recorder{
-		env: env, params: params, tool: tool, arch: arch,
-		kernel: unix.ByteSliceToString(uts.Release[:]),
-		paths:  container.Paths{StateDir: env.State.Path, LXCPath: env.LXCPath, Name: params.Container},
-		store:  Store{StateDir: env.State.Path},
+		env: env, params: params, tool: tool, arch: arch, kernel: kernel,
+		paths: container.Paths{StateDir: env.State.Path, LXCPath: env.LXCPath, Name: params.Container},
+		store: Store{StateDir: env.State.Path},
 	}, nil
+}
+
+// kernelArch returns the native seccomp ABI and the release of the running kernel.
+func kernelArch() (seccomp.Arch, string, error) {
+	var uts unix.Utsname
+	if err := unix.Uname(&uts); err != nil {
+		return "", "", fmt.Errorf("read kernel name: %w", err)
+	}
+	arch, err := seccomp.ArchForMachine(unix.ByteSliceToString(uts.Machine[:]))
+	if err != nil {
+		return "", "", err
+	}
+	return arch, unix.ByteSliceToString(uts.Release[:]), nil
 }
 
 func (r *recorder) containerMissing() error {
@@ -119,8 +129,11 @@ func (r *recorder) record(ctx context.Context) (protocol.RecordingState, error) 
 	if err := r.checkContainer(); err != nil {
 		return protocol.RecordingState{}, err
 	}
+	if err := r.chooseMechanism(); err != nil {
+		return protocol.RecordingState{}, err
+	}
 	result := protocol.RecordingResult{
-		Name: r.params.Name, Container: r.params.Container, Mechanism: protocol.MechanismPtrace,
+		Name: r.params.Name, Container: r.params.Container, Mechanism: r.mechanism,
 		Arch: string(r.arch), Kernel: r.kernel, Workload: r.params.Workload(),
 		DurationSeconds: r.params.DurationSeconds, Command: r.params.Command,
 		StartedAt: time.Now().UTC(),
@@ -186,20 +199,21 @@ func (r *recorder) selection() Selection {
 	return SelectContainerInit
 }
 
-// runOnce traces one run of the workload and cleans up after it.
+// runOnce records one run of the workload and cleans up after it.
 func (r *recorder) runOnce(ctx context.Context) (RunCounts, error) {
 	stderr, err := newTail()
 	if err != nil {
 		return RunCounts{}, err
 	}
 	run := protocol.RecordingRun{StartedAt: time.Now().UTC()}
-	started, err := Start(r.argv(), stderr.writer, r.selection())
+	deadline := time.Now().Add(r.params.Timeout())
+	started, err := r.start(ctx, deadline, stderr.writer)
 	stderr.closeWriter()
 	if err != nil {
-		stderr.close()
-		return RunCounts{}, err
+		output := stderr.close()
+		return RunCounts{}, errors.Join(fmt.Errorf("%w%s", err, output), r.cleanup())
 	}
-	run.Outcome = r.supervise(ctx, started)
+	run.Outcome = r.supervise(ctx, started, deadline)
 	trace, traceErr := started.Result()
 	output := stderr.close()
 	run.FinishedAt = time.Now().UTC()
@@ -219,9 +233,17 @@ func (r *recorder) runOnce(ctx context.Context) (RunCounts, error) {
 		return RunCounts{}, cleanupErr
 	case started.SelectedPID() == 0:
 		return RunCounts{}, fmt.Errorf("%s exited with code %d before the workload started%s",
-			r.argv()[0], run.ExitCode, output)
+			r.tool, run.ExitCode, output)
 	}
 	return RunCounts{Run: run, Counts: trace.Counts}, nil
+}
+
+// start starts the workload under the chosen mechanism.
+func (r *recorder) start(ctx context.Context, deadline time.Time, stderr *os.File) (workload, error) {
+	if r.mechanism == protocol.MechanismEBPF {
+		return r.startEBPF(ctx, deadline, stderr)
+	}
+	return Start(r.argv(), stderr, r.selection())
 }
 
 func exitCode(status unix.WaitStatus) int {

@@ -20,11 +20,30 @@ const (
 	killGrace = 5 * time.Second
 )
 
-// supervise waits for the traced workload. A started container is stopped after the duration;
-// a workload still running at the timeout, or when ctx ends, is killed. It returns the run's
-// outcome once every traced process has exited.
-func (r *recorder) supervise(ctx context.Context, started *Started) string {
-	deadline := time.NewTimer(r.params.Timeout())
+// workload is a recorded workload that runs, under either mechanism.
+type workload interface {
+	// Done is closed when every process of the workload has exited.
+	Done() <-chan struct{}
+
+	// Result returns the counts once Done is closed.
+	Result() (Trace, error)
+
+	// SelectedPID returns the host PID of the container's init or the attached command, or 0
+	// when LXC exited before it started one.
+	SelectedPID() int
+
+	// KillSelected sends SIGKILL to the process of SelectedPID.
+	KillSelected()
+
+	// KillAll sends SIGKILL to every process of the workload that is left, LXC's tool included.
+	KillAll()
+}
+
+// supervise waits for the recorded workload. A started container is stopped after the
+// duration; a workload still running at the deadline, or when ctx ends, is killed. It returns
+// the run's outcome once every process of the workload has exited.
+func (r *recorder) supervise(ctx context.Context, started workload, runDeadline time.Time) string {
+	deadline := time.NewTimer(time.Until(runDeadline))
 	defer deadline.Stop()
 	var stopAt <-chan time.Time
 	if r.params.Workload() == protocol.WorkloadStart {
@@ -67,8 +86,8 @@ func (r *recorder) stopContainer(ctx context.Context) {
 }
 
 // kill ends the workload: first the container's init or the attached command, so that LXC
-// stops the container and removes its cgroups, then every traced process that is left.
-func (r *recorder) kill(started *Started) {
+// stops the container and removes its cgroups, then every process that is left.
+func (r *recorder) kill(started workload) {
 	r.env.Log.Warn("killing recorded workload at its timeout", "recording", r.params.Name,
 		"container", r.paths.Name)
 	started.KillSelected()
