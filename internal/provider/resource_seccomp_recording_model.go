@@ -25,6 +25,7 @@ func recordingRunParams(ctx context.Context, m seccompRecordingModel) (protocol.
 		DurationSeconds: int(m.DurationSeconds.ValueInt64()),
 		Runs:            int(m.Runs.ValueInt64()),
 		TimeoutSeconds:  int(m.TimeoutSeconds.ValueInt64()),
+		Mechanism:       m.Mechanism.ValueString(),
 	}
 	var diags diag.Diagnostics
 	if !m.Command.IsNull() && !m.Command.IsUnknown() {
@@ -86,7 +87,8 @@ func addRecordingWarnings(diags *diag.Diagnostics, result protocol.RecordingResu
 }
 
 // setRecordingObserved stores the recording as the device holds it. The result also carries
-// the workload, so an import reads it back. timeout_seconds and triggers keep their values.
+// the workload, so an import reads it back. timeout_seconds and triggers keep their values, and
+// so does a mechanism of auto, which Terraform requires to match the configuration.
 func setRecordingObserved(ctx context.Context, m *seccompRecordingModel, target device.Target,
 	found protocol.RecordingState) diag.Diagnostics {
 	var diags diag.Diagnostics
@@ -108,7 +110,9 @@ func setRecordingObserved(ctx context.Context, m *seccompRecordingModel, target 
 	syscalls, counts, coverage, d := recordingResultMaps(result)
 	diags.Append(d...)
 	m.Syscalls, m.Counts, m.Coverage = syscalls, counts, coverage
-	m.Mechanism = types.StringValue(result.Mechanism)
+	if m.Mechanism.ValueString() != protocol.MechanismAuto {
+		m.Mechanism = types.StringValue(result.Mechanism)
+	}
 	m.Kernel = types.StringValue(result.Kernel)
 	m.StartedAt = types.StringValue(result.StartedAt.UTC().Format(time.RFC3339))
 	m.FinishedAt = types.StringValue(result.FinishedAt.UTC().Format(time.RFC3339))

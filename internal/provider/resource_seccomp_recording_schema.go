@@ -33,11 +33,11 @@ type seccompRecordingModel struct {
 	Runs            types.Int64  `tfsdk:"runs"`
 	TimeoutSeconds  types.Int64  `tfsdk:"timeout_seconds"`
 	Triggers        types.Map    `tfsdk:"triggers"`
+	Mechanism       types.String `tfsdk:"mechanism"`
 
 	Syscalls   types.Map    `tfsdk:"syscalls"`
 	Counts     types.Map    `tfsdk:"counts"`
 	Coverage   types.Map    `tfsdk:"coverage"`
-	Mechanism  types.String `tfsdk:"mechanism"`
 	Kernel     types.String `tfsdk:"kernel"`
 	StartedAt  types.String `tfsdk:"started_at"`
 	FinishedAt types.String `tfsdk:"finished_at"`
@@ -52,11 +52,12 @@ func (r *seccompRecordingResource) Schema(_ context.Context, _ resource.SchemaRe
 	replaceString := []planmodifier.String{stringplanmodifier.RequiresReplace()}
 	replaceInt := []planmodifier.Int64{int64planmodifier.RequiresReplace()}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "The syscalls that a container's workload makes, recorded on the device with ptrace, " +
+		MarkdownDescription: "The syscalls that a container's workload makes, recorded on the device with eBPF or " +
+			"ptrace (see `mechanism`), " +
 			"for `recordings` of an `iotfleet_seccomp_profile`.\n\n" +
 			"Set `duration_seconds` to record the container's own start, which needs the container stopped: set " +
 			"`running = false` on the `iotfleet_container` while you record. Set `command` to record a command " +
-			"attached to the running container instead. Each run traces every process of the workload, and the " +
+			"attached to the running container instead. Each run records every process of the workload, and the " +
 			"result is the union of `runs` runs. Changing any argument, or any value in `triggers`, records again.\n\n" +
 			"A container cannot load a profile built from its own recording, because the two would depend on each " +
 			"other: record a twin of the container that loads no profile.",
@@ -113,11 +114,12 @@ func seccompRecordingAttributes(replaceString []planmodifier.String, replaceInt 
 		"timeout_seconds": schema.Int64Attribute{
 			MarkdownDescription: "Bound of one run in seconds, the stop of a started container included; the helper " +
 				"kills a workload still running then. Defaults to `duration_seconds` plus 30 for a start and to 300 " +
-				"for a command. Tracing slows a workload, so allow for it.",
+				"for a command. Recording slows a workload, ptrace far more than eBPF, so allow for it.",
 			Optional:      true,
 			Validators:    []validator.Int64{int64validator.Between(1, protocol.MaxRecordingSeconds+30)},
 			PlanModifiers: replaceInt,
 		},
+		"mechanism": seccompRecordingMechanismAttribute(),
 		"triggers": schema.MapAttribute{
 			MarkdownDescription: "Arbitrary values; any change records again, for example the SHA-256 of the " +
 				"workload's binary.",
@@ -155,7 +157,6 @@ func seccompRecordingResultAttributes() map[string]schema.Attribute {
 			Computed:      true,
 			PlanModifiers: keepMap,
 		},
-		"mechanism":   seccompRecordingResultString("How the syscalls were recorded: `ptrace`."),
 		"kernel":      seccompRecordingResultString("Kernel release of the device during the recording (`uname -r`)."),
 		"started_at":  seccompRecordingResultString("When the first run started, in RFC 3339 form."),
 		"finished_at": seccompRecordingResultString("When the last run finished, in RFC 3339 form."),

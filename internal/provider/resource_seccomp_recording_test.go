@@ -107,7 +107,7 @@ func TestAccSeccompRecording_command(t *testing.T) {
 				Config: recordingConfig(t, dev, first),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					resource.TestCheckTypeSetElemAttr(recordingAddr, "syscalls.x86_64.*", "getdents64"),
-					resource.TestCheckResourceAttr(recordingAddr, "mechanism", "ptrace"),
+					resource.TestCheckResourceAttrWith(recordingAddr, "mechanism", checkMechanismUsed),
 					resource.TestCheckResourceAttr(recordingAddr, "runs", "1"),
 					resource.TestCheckResourceAttr(recordingAddr, "coverage.x86_64:getdents64", "1"),
 					resource.TestCheckResourceAttrWith(recordingAddr, "counts.x86_64:getdents64", seccompNonZero),
