@@ -94,7 +94,9 @@ func (r *recorder) ebpfArgv(token string) []string {
 // which for lxc-start also ends the container, as ptrace's PTRACE_O_EXITKILL does. That signal
 // follows the thread that started the child, so the thread stays locked until the child exits.
 func (run *ebpfRun) startLXC(argv []string, stderr *os.File) error {
-	devNull, err := os.Open(os.DevNull)
+	// Read-write, because a workload that writes to its standard output must not fail with
+	// EBADF and take another path than it would outside the recording.
+	devNull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", os.DevNull, err)
 	}

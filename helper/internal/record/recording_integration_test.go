@@ -19,7 +19,8 @@ import (
 	"github.com/iotfleet/terraform-provider-iotfleet/internal/protocol"
 )
 
-const shellWorkload = "ls /; cat /etc/passwd | wc -l"
+// shellWorkload sleeps only when its echo to standard output succeeds.
+const shellWorkload = "ls /; cat /etc/passwd | wc -l; echo listed && sleep 0.01"
 
 func TestRecordContainerStart(t *testing.T) {
 	d := startDevice(t)
@@ -72,6 +73,9 @@ func checkShellRecording(t *testing.T, d *testDevice, mechanism string) map[stri
 	}
 	if recorded["pipe"] == 0 && recorded["pipe2"] == 0 {
 		t.Errorf("neither pipe nor pipe2 recorded for the shell's pipeline; recorded %v", keys(recorded))
+	}
+	if recorded["nanosleep"] == 0 && recorded["clock_nanosleep"] == 0 {
+		t.Errorf("no sleep recorded, so the workload's echo to standard output failed; recorded %v", keys(recorded))
 	}
 	// LXC's own setup before the init's exec is not the workload's.
 	for _, setup := range []string{"pivot_root", "mount", "unshare"} {

@@ -156,7 +156,9 @@ func (t *tracer) start(argv []string, stderr *os.File) error {
 	if err != nil {
 		return fmt.Errorf("find the helper's executable: %w", err)
 	}
-	devNull, err := os.Open(os.DevNull)
+	// Read-write, because a workload that writes to its standard output must not fail with
+	// EBADF and take another path than it would outside the recording.
+	devNull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", os.DevNull, err)
 	}
