@@ -106,3 +106,92 @@ func cgroupMounts() ([]string, error) {
 	}
 	return mounts, nil
 }
+
+// Renamed returns the cgroup folders that LXC made for the container name under a numbered
+// name, such as lxc.payload.<name>-1, which it picks while lxc.payload.<name> still exists
+// from a start whose monitor was killed. Only folders without processes are returned, and none
+// of a container that is really called <name>-N: defined reports whether one exists.
+func Renamed(name string, defined func(string) bool) ([]string, error) {
+	mountPoints, err := cgroupMounts()
+	if err != nil {
+		return nil, err
+	}
+	return renamedIn(mountPoints, name, defined)
+}
+
+// renamedIn is Renamed over the hierarchies mounted at mountPoints.
+func renamedIn(mountPoints []string, name string, defined func(string) bool) ([]string, error) {
+	var found []string
+	for _, mountPoint := range mountPoints {
+		for _, level := range []string{"", "*"} {
+			for _, prefix := range []string{"lxc.payload.", "lxc.monitor."} {
+				pattern := filepath.Join(mountPoint, level, prefix+name+"-*")
+				matches, err := filepath.Glob(pattern)
+				if err != nil {
+					return nil, fmt.Errorf("search cgroups: %w", err)
+				}
+				for _, match := range matches {
+					renamed := strings.TrimPrefix(filepath.Base(match), prefix)
+					if numberedName(name, renamed) && !defined(renamed) && withoutProcesses(match) {
+						found = append(found, match)
+					}
+				}
+			}
+		}
+	}
+	sort.Strings(found)
+	return found, nil
+}
+
+// numberedName reports whether renamed is name, a hyphen and a decimal number.
+func numberedName(name, renamed string) bool {
+	suffix, ok := strings.CutPrefix(renamed, name+"-")
+	if !ok || suffix == "" {
+		return false
+	}
+	for _, r := range suffix {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// withoutProcesses reports whether neither the cgroup dir nor any cgroup below it holds a
+// process. A cgroup whose process list cannot be read counts as holding some.
+func withoutProcesses(dir string) bool {
+	empty := true
+	err := filepath.WalkDir(dir, func(path string, entry fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !entry.IsDir() {
+			return nil
+		}
+		data, err := os.ReadFile(filepath.Join(path, "cgroup.procs"))
+		if err != nil || len(strings.TrimSpace(string(data))) > 0 {
+			empty = false
+			return fs.SkipAll
+		}
+		return nil
+	})
+	return err == nil && empty
+}
+
+// Stale returns the cgroup folders that LXC left for the stopped container name in lxcPath:
+// those of Leftovers, and those of Renamed that no other container in lxcPath owns.
+func Stale(lxcPath, name string) ([]string, error) {
+	leftovers, err := Leftovers(name)
+	if err != nil {
+		return nil, err
+	}
+	defined := func(container string) bool {
+		_, err := os.Stat(filepath.Join(lxcPath, container, "config"))
+		return err == nil
+	}
+	renamed, err := Renamed(name, defined)
+	if err != nil {
+		return nil, err
+	}
+	return append(leftovers, renamed...), nil
+}

@@ -60,7 +60,7 @@ func deleteContainer(ctx context.Context, env *server.Env, paths Paths) (bool, e
 	if err := releaseNetworks(ctx, env, paths); err != nil {
 		return false, err
 	}
-	if err := removeCgroups(paths.Name); err != nil {
+	if err := removeCgroups(paths); err != nil {
 		return false, err
 	}
 	if _, err := idStore(env, paths).Release(ctx, paths.Name); err != nil {
@@ -79,8 +79,8 @@ func deleteContainer(ctx context.Context, env *server.Env, paths Paths) (bool, e
 
 // removeCgroups removes cgroups that LXC left for the container. A monitor that was killed
 // leaves them, and the next start of a container with the same name then fails with ERANGE.
-func removeCgroups(name string) error {
-	leftovers, err := cgroup.Leftovers(name)
+func removeCgroups(paths Paths) error {
+	leftovers, err := cgroup.Stale(paths.LXCPath, paths.Name)
 	if err != nil {
 		return err
 	}

@@ -268,7 +268,7 @@ func (r *recorder) cleanup() error {
 	if running {
 		return fmt.Errorf("container %q still runs after its recording; stop it with lxc-stop -k", r.paths.Name)
 	}
-	leftovers, err := cgroup.Leftovers(r.paths.Name)
+	leftovers, err := cgroup.Stale(r.paths.LXCPath, r.paths.Name)
 	if err != nil {
 		return fmt.Errorf("find cgroups of container %q: %w", r.paths.Name, err)
 	}
