@@ -222,21 +222,27 @@ func TestRecordCompatProgram(t *testing.T) {
 // buildCompat builds a static i386 program that calls getppid 5 times.
 func buildCompat(t *testing.T) []byte {
 	t.Helper()
-	dir := t.TempDir()
 	source := "package main\n\nimport \"syscall\"\n\nfunc main() {\n\tfor i := 0; i < 5; i++ {\n\t\tsyscall.Getppid()\n\t}\n}\n"
+	return buildGo(t, source, "386")
+}
+
+// buildGo builds a static Go program for goarch from source and returns the binary.
+func buildGo(t *testing.T, source, goarch string) []byte {
+	t.Helper()
+	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(source), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module compat\n\ngo 1.21\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module workload\n\ngo 1.21\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "build", "-o", "compat", ".")
+	cmd := exec.Command("go", "build", "-o", "workload", ".")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=386", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
 	if output, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build i386 program: %v\n%s", err, output)
+		t.Fatalf("build %s program: %v\n%s", goarch, err, output)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "compat"))
+	data, err := os.ReadFile(filepath.Join(dir, "workload"))
 	if err != nil {
 		t.Fatal(err)
 	}
