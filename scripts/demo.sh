@@ -52,6 +52,7 @@ device_vars() {
 # side of the device's link, so the container reaches it only through the NAT network. It
 # logs each client's address to $upstream_log and stops when this script exits.
 start_upstream() {
+	[[ -z ${upstream_pid-} ]] || return 0
 	local dir=$IOTFLEET_DEVICE_DIR/upstream
 	mkdir -p "$dir"
 	printf 'hello from the upstream server, fetched through NAT at %s\n' "$(date -u +%FT%TZ)" >"$dir/index.html"
@@ -59,7 +60,28 @@ start_upstream() {
 	: >"$upstream_log"
 	busybox httpd -f -v -p "$IOTFLEET_OUTSIDE_ADDRESS:$upstream_port" -h "$dir" 2>>"$upstream_log" &
 	upstream_pid=$!
+	wait_upstream
 	upstream_page=$(<"$dir/index.html")
+}
+
+# wait_upstream waits up to 5 s until the upstream server answers, and fails with its log when
+# it exits first, for example because another program listens on its port.
+wait_upstream() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		if ! kill -0 "$upstream_pid" 2>/dev/null; then
+			echo "demo: the upstream server on $IOTFLEET_OUTSIDE_ADDRESS:$upstream_port exited: $(<"$upstream_log")" >&2
+			upstream_pid=
+			exit 1
+		fi
+		if busybox wget -q -O /dev/null "http://$IOTFLEET_OUTSIDE_ADDRESS:$upstream_port/" 2>/dev/null; then
+			: >"$upstream_log"
+			return
+		fi
+		sleep 0.05
+	done
+	echo "demo: the upstream server on $IOTFLEET_OUTSIDE_ADDRESS:$upstream_port does not answer after 5 s" >&2
+	exit 1
 }
 
 # on_exit stops the upstream server and, after a check, removes what the check made.
