@@ -9,7 +9,7 @@
 //
 // Usage:
 //
-//	bench-network [-helper PATH] [-runs N] [-duration D] [-warmup D]
+//	bench-network [-helper PATH] [-runs N] [-duration D] [-warmup D] [-uplink-rate RATE]
 //
 // It must run as root, because local devices need network and mount namespaces, and it must be
 // built with CGO_ENABLED=0: the binary is also the traffic tool, which it copies into the
@@ -39,6 +39,9 @@ type options struct {
 	runs     int           // counted rounds
 	duration time.Duration // length of each counted transfer
 	warmup   time.Duration // length of each warm-up transfer, zero for no warm-up round
+
+	// uplinkRate is the rate in bit/s of the link-bound NAT comparisons, zero for none.
+	uplinkRate int64
 }
 
 func main() {
@@ -67,7 +70,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	self, err := checkHost()
+	self, err := checkHost(opts)
 	if err != nil {
 		return err
 	}
@@ -100,7 +103,14 @@ func parseFlags(args []string) (options, error) {
 	flags.DurationVar(&opts.duration, "duration", 2*time.Second, "length of each counted transfer")
 	flags.DurationVar(&opts.warmup, "warmup", time.Second, "length of each transfer of the uncounted "+
 		"warm-up round; 0 skips the round")
+	uplinkRate := flags.String("uplink-rate", "", "also measure NAT with both ends of the uplink shaped "+
+		"to this rate by tc tbf, such as 1gbit or 100mbit, so that the link limits throughput; 0 or empty "+
+		"for no shaping")
 	if err := flags.Parse(args); err != nil {
+		return options{}, err
+	}
+	var err error
+	if opts.uplinkRate, err = parseRate(*uplinkRate); err != nil {
 		return options{}, err
 	}
 	if flags.NArg() > 0 {
@@ -122,12 +132,16 @@ func parseFlags(args []string) (options, error) {
 }
 
 // checkHost returns this binary's path after checking that the benchmark can run here.
-func checkHost() (string, error) {
+func checkHost(opts options) (string, error) {
 	if os.Geteuid() != 0 {
 		return "", errors.New("must run as root, because the local device needs network namespaces " +
 			"and mounts; rerun as root, e.g. with sudo")
 	}
-	for _, tool := range []struct{ name, pkg string }{{"nsenter", "util-linux"}, {"ip", "iproute2"}} {
+	tools := []struct{ name, pkg string }{{"nsenter", "util-linux"}, {"ip", "iproute2"}}
+	if opts.uplinkRate > 0 {
+		tools = append(tools, struct{ name, pkg string }{"tc", "iproute2"})
+	}
+	for _, tool := range tools {
 		if _, err := exec.LookPath(tool.name); err != nil {
 			return "", fmt.Errorf("%s not found: install the %s package", tool.name, tool.pkg)
 		}
@@ -143,21 +157,20 @@ func checkHost() (string, error) {
 func (t *testbed) environment(opts options) environment {
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	env := environment{
-		cpus:      runtime.NumCPU(),
-		kernel:    strings.TrimSpace(string(kernel)),
-		helper:    opts.helper,
-		runs:      opts.runs,
-		duration:  opts.duration,
-		warmup:    opts.warmup,
-		bridgeMTU: t.bridgeMTU,
-		natMTU:    t.natMTU,
+		cpus:       runtime.NumCPU(),
+		kernel:     strings.TrimSpace(string(kernel)),
+		helper:     opts.helper,
+		runs:       opts.runs,
+		duration:   opts.duration,
+		warmup:     opts.warmup,
+		bridgeMTU:  t.bridgeMTU,
+		natMTU:     t.natMTU,
+		uplinkRate: opts.uplinkRate,
 	}
 	if t.device == nil {
 		return env
 	}
 	env.helperVersion = t.helper.version
-	env.deviceVeth = t.device.DeviceVeth
-	env.hostIP = t.device.HostIP.String()
 	bridge, nat := t.containerNames()
 	env.bridgeContainer = containerAddress(t.containers[bridge])
 	env.natContainer = containerAddress(t.containers[nat])

@@ -21,25 +21,33 @@ type comparison struct {
 	mode      string
 	direction string // directionSend: the container, or the native side, sends
 
+	// uplinkRate is the uplink's shaped rate in bit/s during the comparison, zero for none.
+	uplinkRate int64
+
 	container, native               client
 	containerSamples, nativeSamples []sample
 }
 
-// comparisons returns the four comparisons of the testbed: bridge and NAT, each direction.
-func (t *testbed) comparisons() []*comparison {
+// comparisons returns the comparisons of the testbed: bridge and NAT in each direction, and
+// NAT on the shaped uplink when uplinkRate is above zero.
+func (t *testbed) comparisons(uplinkRate int64) []*comparison {
 	bridge, nat := t.containerNames()
-	devicePort, hostPort := t.deviceServer.port, t.hostServer.port
-	hostAddress := net.JoinHostPort(t.device.HostIP.String(), hostPort)
+	devicePort := t.deviceServer.port
+	outsideAddress := net.JoinHostPort(outsideIP, t.outsideServer.port)
 	bridgeContainer := t.containerClient(bridge, net.JoinHostPort(bridgeGateway(), devicePort))
 	bridgeNative := t.nativeClient(t.reference, net.JoinHostPort(referenceDeviceIP, devicePort))
-	natContainer := t.containerClient(nat, hostAddress)
-	natNative := t.nativeClient(t.device.Namespace, hostAddress)
+	natContainer := t.containerClient(nat, outsideAddress)
+	natNative := t.nativeClient(t.device.Namespace, outsideAddress)
 
 	var list []*comparison
 	for _, direction := range []string{directionSend, directionReceive} {
 		list = append(list,
 			&comparison{mode: "bridge", direction: direction, container: bridgeContainer, native: bridgeNative},
 			&comparison{mode: "NAT", direction: direction, container: natContainer, native: natNative})
+		if uplinkRate > 0 {
+			list = append(list, &comparison{mode: "NAT " + formatRate(uplinkRate), direction: direction,
+				uplinkRate: uplinkRate, container: natContainer, native: natNative})
+		}
 	}
 	return list
 }
@@ -90,10 +98,13 @@ func (t *testbed) nativeClient(namespace, address string) client {
 // goes first alternates from round to round, so slow drift of the machine's load affects
 // both sides alike.
 func (t *testbed) measure(ctx context.Context, opts options) ([]*comparison, error) {
-	list := t.comparisons()
+	list := t.comparisons(opts.uplinkRate)
 	if opts.warmup > 0 {
 		t.logf("warm-up round, %s per transfer (not counted)", opts.warmup)
 		for _, c := range list {
+			if err := t.shapeUplink(ctx, c.uplinkRate); err != nil {
+				return nil, err
+			}
 			for _, run := range []client{c.container, c.native} {
 				if _, err := run(ctx, c.direction, opts.warmup); err != nil {
 					return nil, fmt.Errorf("warm-up, %s: %w", c.title(), err)
@@ -103,6 +114,9 @@ func (t *testbed) measure(ctx context.Context, opts options) ([]*comparison, err
 	}
 	for round := range opts.runs {
 		for _, c := range list {
+			if err := t.shapeUplink(ctx, c.uplinkRate); err != nil {
+				return nil, err
+			}
 			if err := c.measureRound(ctx, round, opts.duration); err != nil {
 				return nil, fmt.Errorf("round %d, %s: %w", round+1, c.title(), err)
 			}

@@ -26,8 +26,8 @@ type environment struct {
 	warmup        time.Duration
 
 	bridgeContainer, natContainer string // container addresses
-	deviceVeth, hostIP            string
 	bridgeMTU, natMTU             int
+	uplinkRate                    int64 // bit/s of the link-bound NAT rows, zero for none
 }
 
 // printReport writes the header, one row per comparison and the reference point.
@@ -66,10 +66,19 @@ func printHeader(w io.Writer, env environment) {
 		env.bridgeContainer, bridgeNetwork, env.bridgeMTU, bridgeGateway())
 	fmt.Fprintf(w, "        native: a second namespace -> plain veth pair -> the same server on %s\n",
 		referenceDeviceIP)
-	fmt.Fprintf(w, "NAT     container %s -> bridge %s (MTU %d) -> masquerade out of %s -> server on\n",
-		env.natContainer, natNetwork, env.natMTU, env.deviceVeth)
-	fmt.Fprintf(w, "        the host side of the device's veth, %s\n", env.hostIP)
-	fmt.Fprintf(w, "        native: the device itself -> %s -> the same server\n\n", env.deviceVeth)
+	fmt.Fprintf(w, "NAT     container %s -> bridge %s (MTU %d) -> masquerade out of %s -> server in\n",
+		env.natContainer, natNetwork, env.natMTU, uplinkDeviceVeth)
+	fmt.Fprintf(w, "        a namespace at the far end of that veth pair, %s\n", outsideIP)
+	fmt.Fprintf(w, "        native: the device itself -> %s -> the same server\n", uplinkDeviceVeth)
+	fmt.Fprintln(w, "The bridge and NAT rows are CPU-bound: a veth pair has no line rate, so a transfer runs")
+	fmt.Fprintln(w, "until a CPU is busy.")
+	if env.uplinkRate > 0 {
+		rate := formatRate(env.uplinkRate)
+		fmt.Fprintf(w, "The NAT %s rows are link-bound: the same NAT paths with both ends of %s shaped to %s\n",
+			rate, uplinkDeviceVeth, rate)
+		fmt.Fprintln(w, "by tc tbf, as a physical link limits a device. The bridge paths do not cross the uplink.")
+	}
+	fmt.Fprintln(w)
 }
 
 // formatRow returns the table row of c, cells separated by tabs.

@@ -93,7 +93,7 @@ func TestFormatRowWithoutNative(t *testing.T) {
 func TestPrintReport(t *testing.T) {
 	env := environment{cpus: 2, kernel: "6.1.0", helper: "bin/helper", helperVersion: "v1", runs: 3,
 		duration: 3 * time.Second, warmup: time.Second, bridgeContainer: "10.80.0.2",
-		natContainer: "10.90.0.2", deviceVeth: "eth0", hostIP: "10.213.4.1", bridgeMTU: 1500, natMTU: 1500}
+		natContainer: "10.90.0.2", bridgeMTU: 1500, natMTU: 1500, uplinkRate: 1e9}
 	list := []*comparison{
 		{mode: "bridge", direction: directionSend, containerSamples: gbitSamples(9), nativeSamples: gbitSamples(10)},
 		{mode: "NAT", direction: directionReceive, containerSamples: gbitSamples(4), nativeSamples: gbitSamples(5)},
@@ -107,7 +107,9 @@ func TestPrintReport(t *testing.T) {
 		"2 CPUs, kernel 6.1.0, helper bin/helper (v1)",
 		"3 rounds of 3s transfers",
 		"container 10.80.0.2 -> bridge bench-br (MTU 1500)",
-		"the host side of the device's veth, 10.213.4.1",
+		"masquerade out of wan0",
+		"far end of that veth pair, 10.79.0.6",
+		"NAT 1gbit rows are link-bound",
 		"0.900", "-10.0%", "0.800", "-20.0%",
 		"ratio 0.985 or more",
 	} {
@@ -120,6 +122,20 @@ func TestPrintReport(t *testing.T) {
 	}
 }
 
+func TestPrintReportWithoutShaping(t *testing.T) {
+	var out bytes.Buffer
+	if err := printReport(&out, environment{runs: 1, duration: time.Second}, nil); err != nil {
+		t.Fatal(err)
+	}
+	report := out.String()
+	if !strings.Contains(report, "are CPU-bound") {
+		t.Errorf("report does not say that the unshaped rows are CPU-bound:\n%s", report)
+	}
+	if strings.Contains(report, "link-bound") {
+		t.Errorf("report describes link-bound rows that a run without -uplink-rate has not:\n%s", report)
+	}
+}
+
 func TestParseFlagsRejects(t *testing.T) {
 	helper := os.Args[0] // any file that exists
 	for _, args := range [][]string{
@@ -129,6 +145,8 @@ func TestParseFlagsRejects(t *testing.T) {
 		{"-helper", helper, "-warmup", "-1s"},
 		{"-helper", helper, "extra"},
 		{"-helper", "/nonexistent/helper"},
+		{"-helper", helper, "-uplink-rate", "1g"},
+		{"-helper", helper, "-uplink-rate", "20gbit"},
 	} {
 		if _, err := parseFlags(args); err == nil {
 			t.Errorf("parseFlags(%q) succeeded, want an error", args)
@@ -138,8 +156,15 @@ func TestParseFlagsRejects(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parseFlags with valid flags: %v", err)
 	}
-	if opts.runs != 2 || opts.warmup != 0 || opts.duration != 2*time.Second {
-		t.Errorf("options = %+v, want 2 runs, no warm-up, 2s transfers", opts)
+	if opts.runs != 2 || opts.warmup != 0 || opts.duration != 2*time.Second || opts.uplinkRate != 0 {
+		t.Errorf("options = %+v, want 2 runs, no warm-up, 2s transfers, no shaping", opts)
+	}
+	opts, err = parseFlags([]string{"-helper", helper, "-uplink-rate", "100mbit"})
+	if err != nil {
+		t.Fatalf("parseFlags with -uplink-rate 100mbit: %v", err)
+	}
+	if opts.uplinkRate != 100_000_000 {
+		t.Errorf("uplink rate = %d bit/s, want 100000000", opts.uplinkRate)
 	}
 }
 

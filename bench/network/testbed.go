@@ -25,10 +25,16 @@ const (
 
 	// The reference link is a plain veth pair between the device and a namespace of its own.
 	referenceDeviceVeth = "ref0"
-	referencePeerVeth   = "eth0"
 	referenceDeviceCIDR = "10.79.0.1/30"
 	referencePeerCIDR   = "10.79.0.2/30"
 	referenceDeviceIP   = "10.79.0.1"
+
+	// The NAT network's uplink is a veth pair between the device and the outside namespace,
+	// where the server of the NAT comparisons listens.
+	uplinkDeviceVeth = "wan0"
+	uplinkDeviceCIDR = "10.79.0.5/30"
+	outsideCIDR      = "10.79.0.6/30"
+	outsideIP        = "10.79.0.6"
 
 	// toolInContainer is where each container gets a copy of this binary.
 	toolInContainer = "/usr/local/bin/iotf-traffic"
@@ -49,14 +55,19 @@ type testbed struct {
 
 	device     *localdevice.Device
 	helper     *helperClient
-	reference  string   // reference namespace
+	peers      []string // namespaces joined to the device by createPeer
+	reference  string   // namespace of the bridge comparisons' native side
+	outside    string   // namespace at the far end of the NAT network's uplink
 	networks   []string // networks created through the helper
 	containers map[string]protocol.ContainerState
 
-	deviceServer *server // in the device's namespace, on every address
-	hostServer   *server // in the host's namespace, on the host side of the device's veth
-	bridgeMTU    int
-	natMTU       int
+	deviceServer  *server // in the device's namespace, on every address
+	outsideServer *server // in the outside namespace
+	bridgeMTU     int
+	natMTU        int
+
+	// shapedRate is the uplink's current tbf rate in bit/s, zero while it is not shaped.
+	shapedRate int64
 }
 
 // containerNames returns the bridge and NAT containers' names. LXC names cgroups after
@@ -79,7 +90,10 @@ func (t *testbed) setUp(ctx context.Context, opts options) error {
 	if err := installHelper(device, opts.helper); err != nil {
 		return err
 	}
-	if err := t.createReference(ctx); err != nil {
+	if t.reference, err = t.createPeer(ctx, referenceLink); err != nil {
+		return err
+	}
+	if t.outside, err = t.createPeer(ctx, outsideLink); err != nil {
 		return err
 	}
 	if err := t.createNetworks(ctx); err != nil {
@@ -91,43 +105,12 @@ func (t *testbed) setUp(ctx context.Context, opts options) error {
 	return t.startServers()
 }
 
-// createReference creates the reference namespace and its veth pair to the device. The name
-// is one byte longer than localdevice.MaxNameLength allows after "iotf-", so no local device
-// can own it.
-func (t *testbed) createReference(ctx context.Context) error {
-	reference := t.device.Namespace + "-ref"
-	if _, err := os.Stat("/run/netns/" + reference); err == nil {
-		return fmt.Errorf("network namespace %s exists, left by an earlier run that was killed; "+
-			"delete it with `ip netns delete %s` and run again", reference, reference)
-	}
-	if _, err := runCommand(ctx, "ip", "netns", "add", reference); err != nil {
-		return fmt.Errorf("create reference namespace: %w", err)
-	}
-	t.reference = reference
-
-	steps := [][]string{
-		{"-n", t.device.Namespace, "link", "add", referenceDeviceVeth, "type", "veth",
-			"peer", "name", referencePeerVeth, "netns", reference},
-		{"-n", t.device.Namespace, "addr", "add", referenceDeviceCIDR, "dev", referenceDeviceVeth},
-		{"-n", t.device.Namespace, "link", "set", referenceDeviceVeth, "up"},
-		{"-n", reference, "link", "set", "lo", "up"},
-		{"-n", reference, "addr", "add", referencePeerCIDR, "dev", referencePeerVeth},
-		{"-n", reference, "link", "set", referencePeerVeth, "up"},
-	}
-	for _, args := range steps {
-		if _, err := runCommand(ctx, "ip", args...); err != nil {
-			return fmt.Errorf("create reference link: %w", err)
-		}
-	}
-	return nil
-}
-
-// createNetworks creates the bridge network and the NAT network, whose uplink is the device's
-// veth toward the host.
+// createNetworks creates the bridge network and the NAT network, whose uplink is the veth pair
+// to the outside namespace.
 func (t *testbed) createNetworks(ctx context.Context) error {
 	specs := []protocol.NetworkSpec{
 		{Name: bridgeNetwork, Mode: protocol.NetworkModeBridge, IPv4CIDR: bridgeCIDR},
-		{Name: natNetwork, Mode: protocol.NetworkModeNAT, IPv4CIDR: natCIDR, Uplink: t.device.DeviceVeth},
+		{Name: natNetwork, Mode: protocol.NetworkModeNAT, IPv4CIDR: natCIDR, Uplink: uplinkDeviceVeth},
 	}
 	for _, spec := range specs {
 		var result protocol.NetworkApplyResult
@@ -193,8 +176,8 @@ func containerSpec(name, network string, tool []byte) protocol.ContainerSpec {
 	}
 }
 
-// startServers starts the traffic server inside the device and the one on the host side of
-// the device's veth, the "outside" of the NAT network.
+// startServers starts the traffic server inside the device and the one in the outside
+// namespace.
 func (t *testbed) startServers() error {
 	var err error
 	t.deviceServer, err = startServer(t.self, []string{"nsenter", "--net=/run/netns/" + t.device.Namespace, "--"},
@@ -202,9 +185,10 @@ func (t *testbed) startServers() error {
 	if err != nil {
 		return fmt.Errorf("start the traffic server inside the device: %w", err)
 	}
-	t.hostServer, err = startServer(t.self, nil, t.device.HostIP.String()+":0")
+	t.outsideServer, err = startServer(t.self, []string{"nsenter", "--net=/run/netns/" + t.outside, "--"},
+		outsideIP+":0")
 	if err != nil {
-		return fmt.Errorf("start the traffic server on the host: %w", err)
+		return fmt.Errorf("start the traffic server in the outside namespace: %w", err)
 	}
 	return nil
 }
@@ -223,7 +207,7 @@ func (t *testbed) cleanUp(ctx context.Context) error {
 	defer cancel()
 
 	var errs []error
-	for _, s := range []*server{t.hostServer, t.deviceServer} {
+	for _, s := range []*server{t.outsideServer, t.deviceServer} {
 		if s != nil {
 			errs = append(errs, s.stop())
 		}
@@ -234,11 +218,7 @@ func (t *testbed) cleanUp(ctx context.Context) error {
 	for _, name := range t.networks {
 		errs = append(errs, t.callHelper(ctx, protocol.OpNetworkDelete, protocol.NetworkName{Name: name}, nil))
 	}
-	if t.reference != "" {
-		if _, err := runCommand(ctx, "ip", "netns", "delete", t.reference); err != nil {
-			errs = append(errs, fmt.Errorf("delete reference namespace: %w", err))
-		}
-	}
+	errs = append(errs, t.deletePeers(ctx)...)
 	if t.device != nil {
 		t.logf("stopping local device %s", t.device.Name)
 		if err := t.device.Stop(ctx); err != nil {
