@@ -66,6 +66,10 @@ func (c *Client) Batch(ctx context.Context, calls []protocol.Call) (*protocol.Re
 // Call runs one helper operation. params is encoded as the call's parameters unless it is nil,
 // and the result's data is decoded into result unless it is nil. A failed call returns an
 // error wrapping its *protocol.Error, so errors.Is(err, protocol.ErrNotFound) works.
+//
+// Read-only operations that reach the device within a few milliseconds of each other share
+// one request (see coalescedOps). A failure of that request as a whole is returned to each of
+// its callers, with the errors that Batch returns.
 func (c *Client) Call(ctx context.Context, op string, params any, result any) error {
 	call := protocol.Call{ID: 1, Op: op}
 	if params != nil {
@@ -76,11 +80,19 @@ func (c *Client) Call(ctx context.Context, op string, params any, result any) er
 		call.Params = encoded
 	}
 
-	response, err := c.Batch(ctx, []protocol.Call{call})
-	if err != nil {
-		return err
+	var outcome protocol.Result
+	if coalescedOps[op] {
+		var err error
+		if outcome, err = c.conn.reads.call(ctx, c, call); err != nil {
+			return err
+		}
+	} else {
+		response, err := c.Batch(ctx, []protocol.Call{call})
+		if err != nil {
+			return err
+		}
+		outcome = response.Results[0]
 	}
-	outcome := response.Results[0]
 	if outcome.Error != nil {
 		return fmt.Errorf("helper operation %q on device %s: %w", op, c.target.ID(), outcome.Error)
 	}

@@ -25,6 +25,9 @@ type connection struct {
 	// sessions is a semaphore with one slot per session that may be open at once.
 	sessions chan struct{}
 
+	// reads gathers concurrent read-only helper calls into shared requests.
+	reads *readCoalescer
+
 	mu       sync.Mutex
 	client   *ssh.Client
 	hostKey  ssh.PublicKey
@@ -57,6 +60,7 @@ func newConnection(pool *Pool, target Target) *connection {
 		pool:       pool,
 		target:     target,
 		sessions:   make(chan struct{}, pool.maxSessions),
+		reads:      newReadCoalescer(pool.coalesceIdleWindow, pool.coalesceBusyWindow, pool.logger),
 		logContext: context.Background(),
 	}
 }
@@ -274,8 +278,6 @@ func sessionOpenError(target Target, err error) error {
 	return fmt.Errorf("open SSH session on device %s: %w", target.Address(), err)
 }
 
-// beginUse marks a session slot taken. It leaves lastUsed alone, so that connect still checks
-// a connection that has been quiet for a while.
 // newSession opens a session on client and gives up when ctx ends. ssh.Client.NewSession
 // takes no context and blocks as long as the device does not respond.
 func newSession(ctx context.Context, client *ssh.Client) (*ssh.Session, error) {
@@ -301,6 +303,8 @@ func newSession(ctx context.Context, client *ssh.Client) (*ssh.Session, error) {
 	}
 }
 
+// beginUse marks a session slot taken. It leaves lastUsed alone, so that connect still checks
+// a connection that has been quiet for a while.
 func (c *connection) beginUse() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -30,6 +30,11 @@ type Pool struct {
 	// livenessCheckAfter is defaultLivenessCheckAfter, shorter in tests.
 	livenessCheckAfter time.Duration
 
+	// coalesceIdleWindow and coalesceBusyWindow are idleWindow and busyWindow, other values in
+	// tests.
+	coalesceIdleWindow time.Duration
+	coalesceBusyWindow time.Duration
+
 	mu          sync.Mutex
 	log         Logger
 	connections map[connectionKey]*connection
@@ -58,6 +63,8 @@ func NewPool(creds Credentials, idleTimeout time.Duration) *Pool {
 		auth:        &authenticator{creds: creds},
 
 		livenessCheckAfter: defaultLivenessCheckAfter,
+		coalesceIdleWindow: idleWindow,
+		coalesceBusyWindow: busyWindow,
 		log:                nopLogger{},
 		connections:        make(map[connectionKey]*connection),
 	}

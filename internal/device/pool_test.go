@@ -197,7 +197,8 @@ func TestPoolMaxSessions(t *testing.T) {
 				})
 				return
 			}
-			errs <- client.Call(context.Background(), protocol.OpHello, nil, nil)
+			// A change, so that each call takes a session of its own.
+			errs <- client.Call(context.Background(), protocol.OpContainerApply, nil, nil)
 		}()
 	}
 	for range calls {

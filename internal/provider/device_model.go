@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -161,14 +162,20 @@ func normalizedHostKey(key string) string {
 }
 
 // readFacts reads the helper version and the device facts from the helper and stores them in m.
+// The two calls run at once, so that the device package sends them in one request.
 func readFacts(ctx context.Context, client *device.Client, m *deviceResourceModel) error {
 	var hello protocol.HelloResult
-	if err := client.Call(ctx, protocol.OpHello, nil, &hello); err != nil {
-		return fmt.Errorf("call helper: %w", err)
-	}
+	var helloErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { helloErr = client.Call(ctx, protocol.OpHello, nil, &hello) })
 	var facts protocol.Facts
-	if err := client.Call(ctx, protocol.OpFacts, nil, &facts); err != nil {
-		return fmt.Errorf("read device facts: %w", err)
+	factsErr := client.Call(ctx, protocol.OpFacts, nil, &facts)
+	wg.Wait()
+	if helloErr != nil {
+		return fmt.Errorf("call helper: %w", helloErr)
+	}
+	if factsErr != nil {
+		return fmt.Errorf("read device facts: %w", factsErr)
 	}
 
 	actions, diags := types.ListValueFrom(ctx, types.StringType, facts.SeccompActions)
