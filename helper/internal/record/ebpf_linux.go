@@ -28,6 +28,8 @@ type ebpfCounter struct {
 var tracepoints = []struct{ name, program string }{
 	{"sys_enter", sysEnterProgName},
 	{"sched_process_fork", forkProgName},
+	{"sched_process_exec", invalidateProgName},
+	{"cgroup_attach_task", invalidateProgName},
 }
 
 // loadEBPF loads the recorder's maps and programs for a kernel whose native ABI is arch.
@@ -111,7 +113,7 @@ func explainLoadError(abi kernelABI, err error) error {
 				helper.fn, helper.need)
 		}
 	}
-	for _, mapType := range []ebpf.MapType{ebpf.CGroupArray, ebpf.PerCPUArray, ebpf.Hash} {
+	for _, mapType := range []ebpf.MapType{ebpf.CGroupArray, ebpf.Array, ebpf.PerCPUArray, ebpf.Hash} {
 		if errors.Is(features.HaveMapType(mapType), ebpf.ErrNotSupported) {
 			return fmt.Errorf("the kernel lacks BPF maps of type %s", mapType)
 		}
@@ -120,6 +122,8 @@ func explainLoadError(abi kernelABI, err error) error {
 }
 
 // selectCgroup makes the programs count the tasks in the cgroup v2 folder dir and below it.
+// A task that waits while the selection changes, as a workload's iotfleet-init does until the
+// helper releases it, has its next call counted under the new selection.
 func (c *ebpfCounter) selectCgroup(dir string) error {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -129,6 +133,16 @@ func (c *ebpfCounter) selectCgroup(dir string) error {
 	defer unix.Close(fd)
 	if err := c.collection.Maps[cgroupMapName].Put(uint32(0), uint32(fd)); err != nil {
 		return fmt.Errorf("select cgroup %s for the BPF programs: %w", dir, err)
+	}
+	// The programs add to the epoch concurrently, so the helper cannot add to it atomically.
+	// It writes a value past any that the programs reach meanwhile instead.
+	epoch := c.collection.Maps[epochMapName]
+	var value uint64
+	if err := epoch.Lookup(uint32(0), &value); err != nil {
+		return fmt.Errorf("read the BPF verdict epoch: %w", err)
+	}
+	if err := epoch.Put(uint32(0), value+selectionEpochStep); err != nil {
+		return fmt.Errorf("invalidate the BPF verdict cache for cgroup %s: %w", dir, err)
 	}
 	return nil
 }

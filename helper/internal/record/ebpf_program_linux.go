@@ -12,17 +12,20 @@ import (
 )
 
 // The eBPF recorder's programs are written with cilium/ebpf's asm package, so the device needs
-// no compiler, no kernel BTF and no kernel headers. Both programs run on raw tracepoints and
-// count only tasks in the selected cgroup v2 or below it.
+// no compiler, no kernel BTF and no kernel headers. They run on raw tracepoints and count only
+// tasks in the selected cgroup v2 or below it.
 
 // Map and program names, as bpftool lists them (at most 15 characters).
 const (
-	cgroupMapName    = "iotf_cgroup"
-	gateMapName      = "iotf_gate"
-	countsMapName    = "iotf_counts"
-	overflowMapName  = "iotf_overflow"
-	sysEnterProgName = "iotf_sys_enter"
-	forkProgName     = "iotf_fork"
+	cgroupMapName      = "iotf_cgroup"
+	gateMapName        = "iotf_gate"
+	countsMapName      = "iotf_counts"
+	overflowMapName    = "iotf_overflow"
+	verdictMapName     = "iotf_verdicts"
+	epochMapName       = "iotf_epoch"
+	sysEnterProgName   = "iotf_sys_enter"
+	forkProgName       = "iotf_fork"
+	invalidateProgName = "iotf_invalidate"
 )
 
 // Layout of the per-CPU counts array: one slot per (ABI, number) below slotsPerABI, native
@@ -167,10 +170,14 @@ func (k kernelABI) collectionSpec() *ebpf.CollectionSpec {
 			countsMapName: {Name: countsMapName, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 8, MaxEntries: countSlots},
 			overflowMapName: {Name: overflowMapName, Type: ebpf.Hash, KeySize: 16, ValueSize: 8,
 				MaxEntries: overflowEntries},
+			verdictMapName: {Name: verdictMapName, Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 24,
+				MaxEntries: verdictSlots},
+			epochMapName: {Name: epochMapName, Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1},
 		},
 		Programs: map[string]*ebpf.ProgramSpec{
-			sysEnterProgName: k.program(sysEnterProgName, k.sysEnterInstructions()),
-			forkProgName:     k.program(forkProgName, forkInstructions()),
+			sysEnterProgName:   k.program(sysEnterProgName, k.sysEnterInstructions()),
+			forkProgName:       k.program(forkProgName, forkInstructions()),
+			invalidateProgName: k.program(invalidateProgName, invalidateInstructions()),
 		},
 	}
 }
@@ -183,46 +190,46 @@ func (k kernelABI) program(name string, instructions asm.Instructions) *ebpf.Pro
 
 // Stack slots of the programs, as offsets from the frame pointer R10.
 const (
-	stackRegister = -8  // 8 bytes: the pt_regs field read for the compat test
-	stackZeroKey  = -12 // 4 bytes: key 0 of the gate map
-	stackSlot     = -16 // 4 bytes: the counts array index
-	stackOverflow = -32 // 16 bytes: an overflowKey
-	stackOne      = -40 // 8 bytes: the value 1 for a new overflow entry
+	stackRegister    = -8  // 8 bytes: the pt_regs field read for the compat test
+	stackZeroKey     = -12 // 4 bytes: key 0 of the gate and epoch maps
+	stackSlot        = -16 // 4 bytes: the counts array index
+	stackOverflow    = -32 // 16 bytes: an overflowKey
+	stackOne         = -40 // 8 bytes: the value 1 for a new overflow entry
+	stackEpoch       = -48 // 8 bytes: the epoch that a verdict being computed belongs to
+	stackVerdictSlot = -52 // 4 bytes: the verdict cache index
 )
 
 // sysEnterInstructions returns the program for the sys_enter raw tracepoint, whose arguments
 // are struct pt_regs *regs and long id. Registers: R6 the context, R7 the syscall number, R8
-// the ABI (abiNative or abiCompat), R9 the gate value's address.
+// the ABI (abiNative or abiCompat), R9 the verdict entry's address and then the gate value's.
 func (k kernelABI) sysEnterInstructions() asm.Instructions {
-	insns := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
-	insns = append(insns, selectedCgroupCheck()...)
-	insns = append(insns,
+	insns := asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadMem(asm.R7, asm.R6, 8, asm.DWord),
-		asm.Mov.Imm(asm.R8, abiNative),
-	)
-	if k.compat != 0 {
-		insns = append(insns, k.compatInstructions()...)
 	}
+	insns = append(insns, cachedVerdictInstructions()...)
+	insns = append(insns, k.verdictInstructions()...)
 	insns = append(insns, k.gateInstructions()...)
 	insns = append(insns, countInstructions()...)
 	insns = append(insns, overflowInstructions()...)
 	return append(insns, exitInstructions()...)
 }
 
-// selectedCgroupCheck exits unless the current task is in the cgroup at index 0 of the cgroup
-// array or below it. An empty slot makes the helper return a negative error, which exits too.
-func selectedCgroupCheck() asm.Instructions {
+// selectedCgroupCheck continues at label unless the current task is in the cgroup at index 0
+// of the cgroup array or below it. An empty slot makes the helper return a negative error,
+// which continues at label too.
+func selectedCgroupCheck(label string) asm.Instructions {
 	return asm.Instructions{
 		asm.LoadMapPtr(asm.R1, 0).WithReference(cgroupMapName),
 		asm.Mov.Imm(asm.R2, 0),
 		asm.FnCurrentTaskUnderCgroup.Call(),
-		asm.JNE.Imm(asm.R0, 1, "exit"),
+		asm.JNE.Imm(asm.R0, 1, label),
 	}
 }
 
-// compatInstructions set R8 to abiCompat when the pt_regs field passes compatRegister. A field
-// that cannot be read leaves the call native.
-func (k kernelABI) compatInstructions() asm.Instructions {
+// compatInstructions set R8 to verdictCompat when the pt_regs field passes compatRegister, and
+// continue at label. A field that cannot be read leaves R8 as it is.
+func (k kernelABI) compatInstructions(label string) asm.Instructions {
 	test := k.compatRegister
 	return asm.Instructions{
 		asm.Mov.Reg(asm.R1, asm.R10),
@@ -231,11 +238,11 @@ func (k kernelABI) compatInstructions() asm.Instructions {
 		asm.LoadMem(asm.R3, asm.R6, 0, asm.DWord),
 		asm.Add.Imm(asm.R3, int32(test.offset)),
 		asm.FnProbeReadKernel.Call(),
-		asm.JNE.Imm(asm.R0, 0, "gate"),
+		asm.JNE.Imm(asm.R0, 0, label),
 		asm.LoadMem(asm.R1, asm.R10, stackRegister, asm.DWord),
 		asm.And.Imm(asm.R1, test.mask),
-		asm.JNE.Imm(asm.R1, test.value, "gate"),
-		asm.Mov.Imm(asm.R8, abiCompat),
+		asm.JNE.Imm(asm.R1, test.value, label),
+		asm.Mov.Imm(asm.R8, verdictCompat),
 	}
 }
 
@@ -244,7 +251,7 @@ func (k kernelABI) compatInstructions() asm.Instructions {
 // the executing thread's next call, and exit otherwise.
 func (k kernelABI) gateInstructions() asm.Instructions {
 	return asm.Instructions{
-		asm.StoreImm(asm.R10, stackZeroKey, 0, asm.Word).WithSymbol("gate"),
+		asm.StoreImm(asm.R10, stackZeroKey, 0, asm.Word),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(gateMapName),
 		asm.Mov.Reg(asm.R2, asm.R10),
 		asm.Add.Imm(asm.R2, stackZeroKey),
@@ -333,10 +340,12 @@ func overflowInstructions() asm.Instructions {
 }
 
 // forkInstructions return the program for the sched_process_fork raw tracepoint, which runs in
-// the parent: it counts every process and thread that the selected cgroup creates once the
-// gate is open.
+// the parent before the child runs. It moves the epoch on, and it counts every process and
+// thread that the selected cgroup creates once the gate is open.
 func forkInstructions() asm.Instructions {
-	insns := selectedCgroupCheck()
+	check := selectedCgroupCheck("exit")
+	check[0] = check[0].WithSymbol("forked")
+	insns := append(epochIncrement("forked"), check...)
 	insns = append(insns,
 		asm.StoreImm(asm.R10, stackZeroKey, 0, asm.Word),
 		asm.LoadMapPtr(asm.R1, 0).WithReference(gateMapName),

@@ -230,3 +230,90 @@ func loadForTest(t *testing.T, arch seccomp.Arch) *ebpfCounter {
 	}
 	return counter
 }
+
+// TestVerdictCache runs the sys_enter program with BPF_PROG_TEST_RUN on a made-up pt_regs
+// pointer, which cannot be read, so a computed verdict is always native. A cached verdictOther
+// shows whether the program used the cache: it then counts nothing, although the test's
+// thread is in the selected cgroup.
+func TestVerdictCache(t *testing.T) {
+	counter := loadForTest(t, nativeArch(t))
+	if err := counter.collection.Maps[gateMapName].Put(uint32(0), gateValue{State: gateOpen}); err != nil {
+		t.Fatal(err)
+	}
+	const regs, number = 0x7000_0000, 39
+	epoch := func() uint64 {
+		t.Helper()
+		var value uint64
+		if err := counter.collection.Maps[epochMapName].Lookup(uint32(0), &value); err != nil {
+			t.Fatal(err)
+		}
+		return value
+	}
+	// cacheOther caches verdictOther for regs on every CPU and returns the entries' epoch.
+	cacheOther := func() uint64 {
+		t.Helper()
+		current := epoch()
+		entries := make([]verdictEntry, ebpf.MustPossibleCPU())
+		for i := range entries {
+			entries[i] = verdictEntry{Regs: regs, Epoch: current, Verdict: verdictOther}
+		}
+		slot := uint32(regs>>verdictShift) % verdictSlots
+		if err := counter.collection.Maps[verdictMapName].Put(slot, entries); err != nil {
+			t.Fatal(err)
+		}
+		return current
+	}
+	runProgram := func(name string) {
+		t.Helper()
+		_, err := counter.collection.Programs[name].Run(&ebpf.RunOptions{Context: []uint64{regs, number}})
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			t.Skipf("the kernel cannot test-run raw tracepoint programs: %v", err)
+		}
+		if err != nil {
+			t.Fatalf("run %s: %v", name, err)
+		}
+	}
+	counted := func() uint64 {
+		t.Helper()
+		trace, err := counter.trace()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return trace.Counts[Call{AuditArch: counter.abi.native, Number: number}]
+	}
+
+	// Forks and execs anywhere on the machine move the epoch on, which drops the cached entry
+	// before the run now and then; such a run is repeated.
+	for attempt := 1; ; attempt++ {
+		before := counted()
+		cached := cacheOther()
+		runProgram(sysEnterProgName)
+		if epoch() != cached && attempt < 20 {
+			continue
+		}
+		if n := counted(); n != before {
+			t.Fatalf("counted %d calls with verdictOther cached, want %d: the program ignored the cache", n, before)
+		}
+		break
+	}
+	for _, invalidator := range []string{invalidateProgName, forkProgName} {
+		before := counted()
+		cacheOther()
+		runProgram(invalidator)
+		runProgram(sysEnterProgName)
+		if n := counted(); n != before+1 {
+			t.Errorf("counted %d calls after %s ran, want %d: the cached verdict survived", n, invalidator, before+1)
+		}
+	}
+
+	// The computed verdict, native, is cached now, and a new selection must drop it.
+	runProgram(sysEnterProgName)
+	before := counted()
+	if err := counter.selectCgroup(testCgroup(t)); err != nil {
+		t.Fatal(err)
+	}
+	runProgram(sysEnterProgName)
+	if n := counted(); n != before {
+		t.Errorf("counted %d calls, want %d: a call outside the new selection was counted", n, before)
+	}
+}
