@@ -116,7 +116,7 @@ up() {
 	echo "demo: device $TF_VAR_host:$TF_VAR_port is up; applying examples/demo"
 	terraform -chdir="$workdir" apply -auto-approve -input=false
 	check_all
-	echo "demo: no changes. Run 'scripts/demo.sh update' to change the workload, 'make demo-down' to remove everything."
+	echo "demo: no changes. Run 'make demo-update' to change the workload, 'make demo-down' to remove everything."
 }
 
 # update changes the workload to revision 2, records it again without touching the enforced

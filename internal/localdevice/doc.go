@@ -18,7 +18,9 @@
 // NOTE: a device is a test fixture, not a sandbox. Its mount namespace is a copy of the host's,
 // so the client key is a root login to the host's file system. sshd listens only on the
 // device's address, which other machines reach only if this host forwards IPv4 packets and
-// their routes send 10.213.0.0/16 to it.
+// their routes send 10.213.0.0/16 to it. Devices also share the host's cgroup tree, where LXC
+// names a container's cgroups after the container alone, so two devices running containers of
+// the same name at once see each other's cgroups.
 //
 // Starting and stopping devices needs root, iproute2, util-linux and openssh-server. The
 // package runs only on Linux. On other systems it is empty.

@@ -265,7 +265,7 @@ func ParseNetworkCIDR(cidr string) (netip.Prefix, error) {
 	gateway, err := netip.ParsePrefix(cidr)
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("invalid ipv4_cidr %q: use the gateway address with a "+
-			"prefix length, %s", cidr, example)
+			"prefix length from /%d to /%d, %s", cidr, MinNetworkPrefixBits, MaxNetworkPrefixBits, example)
 	}
 	addr := gateway.Addr()
 	if !addr.Is4() {

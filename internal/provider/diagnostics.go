@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -25,6 +26,11 @@ func addDeviceError(diags *diag.Diagnostics, action string, target device.Target
 		diags.AddError("Helper Missing",
 			fmt.Sprintf("The helper is missing on %s or cannot run: %v.\n\nRun `terraform apply` on the device "+
 				"resource to install it again.", target, err))
+	case errors.Is(err, context.Canceled):
+		diags.AddError("Device Operation Interrupted",
+			fmt.Sprintf("Terraform was interrupted while it tried to %s %s, so the operation was canceled on "+
+				"the device: %v.\n\nThe state keeps what was there before it. Run the same command again to "+
+				"finish the change.", action, target, err))
 	case errors.Is(err, device.ErrDial):
 		diags.AddError("Device Unreachable",
 			fmt.Sprintf("Could not %s %s: %v.\n\nCheck that the device is up and that its SSH server listens on %s. "+
@@ -42,4 +48,12 @@ func helperMessage(err error) string {
 		return helperErr.Message
 	}
 	return err.Error()
+}
+
+// plural returns "1 noun" or "N nouns".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -157,7 +157,10 @@ func containerCommandAttribute() schema.ListAttribute {
 	return schema.ListAttribute{
 		MarkdownDescription: "Command that runs as the container's init, as an argument vector: no shell parses it " +
 			"(use `[\"/bin/sh\", \"-c\", \"...\"]` for one). Unset runs a minimal init that waits for signals. " +
-			"Changing it restarts a running container.",
+			"Changing it restarts a running container. The command becomes PID 1 of the container, to which the " +
+			"kernel delivers only signals it handles: a command that does not handle SIGTERM (a shell script " +
+			"without `trap ... TERM`, for example) is killed 10 seconds after every stop, and a recording of " +
+			"its start waits as long at the end of each run.",
 		ElementType: types.StringType,
 		Optional:    true,
 		Validators:  []validator.List{listvalidator.ValueStringsAre(argumentValidator())},

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -59,7 +60,10 @@ func (r *seccompRecordingResource) ValidateConfig(ctx context.Context, req resou
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if params.Name == "" || (params.DurationSeconds == 0 && len(params.Command) == 0) {
+	// The attribute validators already report a missing or double workload and an unknown
+	// mechanism; checking them again here would show each mistake twice.
+	if params.Name == "" || (params.DurationSeconds == 0) == (len(params.Command) == 0) ||
+		(params.Mechanism != "" && !slices.Contains(protocol.ValidMechanisms, params.Mechanism)) {
 		return
 	}
 	if err := params.Validate(); err != nil {

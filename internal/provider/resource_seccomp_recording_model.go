@@ -70,9 +70,10 @@ func addRecordingWarnings(diags *diag.Diagnostics, result protocol.RecordingResu
 	coverage := result.Coverage
 	if coverage.Runs > 1 && coverage.AddedByLastRun > 0 {
 		diags.AddWarning("Recording May Be Incomplete",
-			fmt.Sprintf("The last of %d runs of recording %q made %d syscalls that no earlier run made, so more runs "+
-				"may find more. Only some runs made %s. Raise runs, or add the missing names to the profile's syscalls.",
-				coverage.Runs, result.Name, coverage.AddedByLastRun, strings.Join(coverage.SometimesNames, ", ")))
+			fmt.Sprintf("The last of %d runs of recording %q made %s that no earlier run made, so more runs "+
+				"may find more. Only some runs made %s. Raise runs, or make sure the profile's syscalls list these names.",
+				coverage.Runs, result.Name, plural(coverage.AddedByLastRun, "syscall"),
+				strings.Join(coverage.SometimesNames, ", ")))
 	}
 	if len(result.Unknown) > 0 {
 		numbers := make([]string, 0, len(result.Unknown))

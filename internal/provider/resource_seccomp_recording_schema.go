@@ -104,7 +104,8 @@ func seccompRecordingAttributes(replaceString []planmodifier.String, replaceInt 
 		},
 		"runs": schema.Int64Attribute{
 			MarkdownDescription: "How many times the workload runs; the result is the union of all runs. Calls that " +
-				"only some runs make, such as those of a language runtime's timers, need several. Defaults to `1`.",
+				"only some runs make, such as those of a language runtime's timers, need several. From 1 to 20; " +
+				"defaults to `1`.",
 			Optional:      true,
 			Computed:      true,
 			Default:       int64default.StaticInt64(1),
