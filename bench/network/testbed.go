@@ -87,7 +87,7 @@ func (t *testbed) setUp(ctx context.Context, opts options) error {
 	}
 	t.device = device
 	t.helper = &helperClient{device: device}
-	if err := installHelper(device, opts.helper); err != nil {
+	if err := device.InstallHelper(opts.helper); err != nil {
 		return err
 	}
 	if t.reference, err = t.createPeer(ctx, referenceLink); err != nil {

@@ -3,16 +3,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/iotfleet/terraform-provider-iotfleet/internal/localdevice"
@@ -23,10 +18,6 @@ const (
 	// helperTimeout bounds one helper request. It exceeds the helper's own timeout for a
 	// recorded run, recordingSeconds plus 30 s, so that the helper can report it.
 	helperTimeout = 5 * time.Minute
-
-	// helperStopTimeout bounds how long a helper may take to stop after SIGTERM before it is
-	// killed.
-	helperStopTimeout = 30 * time.Second
 
 	// startTimeout bounds one container start outside the helper, traced by strace or not.
 	startTimeout = 3 * time.Minute
@@ -51,82 +42,20 @@ func startDevice(ctx context.Context, name, root, helper string) (*benchDevice, 
 		return nil, err
 	}
 	d := &benchDevice{device}
-	if err := d.installHelper(helper); err != nil {
+	if err := d.InstallHelper(helper); err != nil {
 		return d, err
 	}
 	return d, nil
 }
 
-func (d *benchDevice) installHelper(helper string) error {
-	data, err := os.ReadFile(helper)
-	if err != nil {
-		return fmt.Errorf("install the helper: %w", err)
-	}
-	bin := filepath.Join(d.Dir, "iotfleet", "bin")
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		return fmt.Errorf("install the helper: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(bin, "iotfleet-helper"), data, 0o755); err != nil {
-		return fmt.Errorf("install the helper: %w", err)
-	}
-	return nil
-}
-
-// call runs op in one helper request inside the device and decodes the result's data into
-// out. An error that the helper reports for the call is returned as a *protocol.Error.
+// call runs op in one helper request inside the device, bounded by helperTimeout, and decodes
+// the result's data into out. An error that the helper reports for the call is returned
+// wrapped, so errors.As finds the *protocol.Error.
 func (d *benchDevice) call(ctx context.Context, op string, params, out any) error {
-	raw, err := json.Marshal(params)
-	if err != nil {
-		return fmt.Errorf("encode %s params: %w", op, err)
-	}
-	request, err := json.Marshal(protocol.Request{
-		Version: protocol.Version, StateDir: localdevice.StateDir, LXCPath: localdevice.LXCPath,
-		Calls: []protocol.Call{{ID: 1, Op: op, Params: raw}},
-	})
-	if err != nil {
-		return fmt.Errorf("encode %s request: %w", op, err)
-	}
-
 	ctx, cancel := context.WithTimeout(ctx, helperTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "nsenter", "--target", strconv.Itoa(d.PID), "--net", "--mount", "--",
-		localdevice.StateDir+"/bin/iotfleet-helper", protocol.ServeCommand)
-	cmd.Stdin = bytes.NewReader(request)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// On an interrupt the helper stops the recorded container and removes its cgroups, which
-	// a killed LXC monitor would leave behind.
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = helperStopTimeout
-	if err := cmd.Run(); err != nil {
-		if stderr.Len() > 0 {
-			return fmt.Errorf("run helper %s: %w; stderr: %s", op, err, bytes.TrimSpace(stderr.Bytes()))
-		}
-		return fmt.Errorf("run helper %s: %w", op, err)
-	}
-
-	var response protocol.Response
-	if err := json.Unmarshal(stdout.Bytes(), &response); err != nil {
-		return fmt.Errorf("decode helper %s response %q: %w", op, stdout.String(), err)
-	}
-	if response.Error != nil {
-		return fmt.Errorf("helper %s: %w", op, response.Error)
-	}
-	if len(response.Results) != 1 {
-		return fmt.Errorf("helper %s: got %d results, want 1", op, len(response.Results))
-	}
-	result := response.Results[0]
-	if result.Error != nil {
-		return result.Error
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(result.Data, out); err != nil {
-		return fmt.Errorf("decode helper %s result: %w", op, err)
-	}
-	return nil
+	_, err := d.CallHelper(ctx, op, params, out)
+	return err
 }
 
 // createContainer creates a stopped busybox container that runs command and copies each

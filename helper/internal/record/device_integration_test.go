@@ -3,17 +3,14 @@
 package record_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -125,44 +122,18 @@ func (d *testDevice) forTest(t *testing.T) *testDevice {
 }
 
 // call runs op in one helper request inside the device and decodes its data into out. It
-// returns the call's error result.
+// returns the call's error result and fails the test on any other error.
 func (d *testDevice) call(op string, params, out any) *protocol.Error {
 	d.t.Helper()
-	raw, err := json.Marshal(params)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	request, err := json.Marshal(protocol.Request{
-		Version: protocol.Version, StateDir: localdevice.StateDir, LXCPath: localdevice.LXCPath,
-		Calls: []protocol.Call{{ID: 1, Op: op, Params: raw}},
-	})
-	if err != nil {
-		d.t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), helperTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "nsenter", "--target", strconv.Itoa(d.PID), "--net", "--mount", "--",
-		localdevice.StateDir+"/bin/iotfleet-helper", protocol.ServeCommand)
-	cmd.Stdin = bytes.NewReader(request)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		d.t.Fatalf("run helper %s: %v\nstderr: %s", op, err, stderr.String())
+	_, err := d.CallHelper(ctx, op, params, out)
+	var helperErr *protocol.Error
+	if errors.As(err, &helperErr) {
+		return helperErr
 	}
-	var response protocol.Response
-	if err := json.Unmarshal(stdout.Bytes(), &response); err != nil || len(response.Results) != 1 {
-		d.t.Fatalf("decode %s response %q: %v", op, stdout.String(), err)
-	}
-	result := response.Results[0]
-	if result.Error != nil {
-		return result.Error
-	}
-	if out != nil {
-		if err := json.Unmarshal(result.Data, out); err != nil {
-			d.t.Fatalf("decode %s result: %v", op, err)
-		}
+	if err != nil {
+		d.t.Fatal(err)
 	}
 	return nil
 }
