@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs examples/demo against a throwaway local device.
-#   scripts/demo.sh up       start the device "demo" if needed and apply the example, which
-#                            records the workload, builds its profile and runs it enforced;
-#                            then check the device
+#   scripts/demo.sh up       start the device "demo" if needed, apply the example and check
+#                            the device. The example records the workload, builds its profile
+#                            and runs the workload under it.
 #   scripts/demo.sh update   record revision 2 of the workload, show the plan it makes, apply it
 #   scripts/demo.sh down     destroy the example's resources and stop the device
 #   scripts/demo.sh check    run up, update and down on a device and folder of their own
@@ -80,7 +80,7 @@ wait_upstream() {
 		fi
 		sleep 0.05
 	done
-	echo "demo: the upstream server on $IOTFLEET_OUTSIDE_ADDRESS:$upstream_port does not answer after 5 s" >&2
+	echo "demo: the upstream server on $IOTFLEET_OUTSIDE_ADDRESS:$upstream_port does not respond after 5 s" >&2
 	exit 1
 }
 
@@ -147,10 +147,10 @@ check_all() {
 	terraform -chdir="$workdir" plan -detailed-exitcode -input=false >/dev/null
 }
 
-# check_workload checks the enforced container "web": it requests the page from the device's
-# own network namespace (iotf-NAME, as internal/localdevice names it) over the NAT network's
-# bridge, as a program on the device would, reads the result of the workload's own readiness
-# request, and shows that the upstream server saw only the device's address.
+# check_workload checks the enforced container "web". It requests the page over the NAT
+# network's bridge from the device's own network namespace (iotf-NAME), as a program on the
+# device would. Then it reads the result of the workload's own readiness request and checks
+# the upstream server's clients and the profile's enforcement.
 check_workload() {
 	local web pid address response ready
 	web=$(terraform -chdir="$workdir" output -json web)
@@ -206,8 +206,8 @@ check_upstream_clients() {
 }
 
 # check_enforced checks that the kernel killed no process of the workload for a denied call
-# since the container started, then runs a call that the recording never saw, ioprio_get from
-# busybox ionice, in the enforced container: the profile's default action kills it.
+# since the container started. Then it runs a call that the recording never saw (ioprio_get,
+# from busybox ionice) in the enforced container, which the profile's default action kills.
 check_enforced() {
 	local pid=$1 uid_start=$2 uid_end=$3 status=0 state denials
 	denials=$(seccomp_kills "$(process_start "$pid")" "$uid_start" "$uid_end") || {

@@ -16,7 +16,7 @@ import (
 // exec of the workload. For a command, lxc-attach runs iotfleet-init, which waits the same way
 // while the recorder moves it into a cgroup of its own below the one LXC chose, so neither
 // LXC's attach steps nor the container's other processes are counted. A container that runs
-// an iotfleet-init from another helper version cannot do the latter, and the probe says so.
+// an iotfleet-init from another helper version cannot do the latter, and the probe reports it.
 func chooseMechanism(requested string, probe func() error) (mechanism string, fallback, err error) {
 	switch requested {
 	case protocol.MechanismPtrace:

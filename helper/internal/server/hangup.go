@@ -17,8 +17,8 @@ var ErrClientGone = errors.New("client disconnected: nothing reads the helper's 
 // the read end of a pipe was closed, or a socket or terminal hung up. When an SSH client
 // disconnects, closes its session or is killed, OpenSSH's sshd (measured with 9.2) closes the
 // command's pipes and sends it no signal, so this is how the helper learns that no client waits
-// for its response. A regular file never hangs up. stop ends the watch and cancels the returned
-// context.
+// for its response. poll(2) reports no hangup on a regular file, so output to a file is never
+// seen as a lost client. stop ends the watch and cancels the returned context.
 //
 // Standard input cannot show a lost client, because the provider closes it after writing the
 // request.
@@ -54,9 +54,9 @@ func WatchHangup(
 }
 
 // waitHangup blocks until outFD reports POLLERR or POLLHUP, and returns true, or until wakeFD
-// becomes readable or hangs up, and returns false. poll(2) always reports POLLERR and POLLHUP,
-// so outFD asks for no events. Asking for POLLOUT would return at once, because a pipe's write
-// end is writable whenever its buffer has room.
+// becomes readable or hangs up, and returns false. poll(2) reports POLLERR and POLLHUP even
+// when not requested, so outFD requests no events. POLLOUT would return at once, because a
+// pipe's write end is writable whenever its buffer has room.
 func waitHangup(outFD, wakeFD int) (bool, error) {
 	fds := []unix.PollFd{
 		{Fd: int32(outFD)},
